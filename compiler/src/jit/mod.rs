@@ -1,0 +1,1 @@
+//! The Cranelift backend: lowers graphs to fused, vectorised native kernels.

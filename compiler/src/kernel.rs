@@ -1,0 +1,85 @@
+//! The interface every backend implements: a graph compiled into something
+//! that can be called on buffers. The runtime only ever sees this.
+
+use crate::ir::Graph;
+use thiserror::Error;
+
+/// A compiled graph. `args` are given in `graph.args()` order and `outputs`
+/// in `graph.outputs()` order, each a flat row-major buffer of exactly the
+/// value's element count. Outputs marked `accumulate` are added into.
+pub trait Kernel: Send + Sync {
+    fn run(&self, args: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), KernelError>;
+}
+
+/// Turns graphs into kernels.
+pub trait Backend: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn compile(&self, graph: &Graph) -> Result<Box<dyn Kernel>, CompileError>;
+}
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum KernelError {
+    #[error("expected {expected} argument buffers, got {got}")]
+    ArgCount { expected: usize, got: usize },
+    #[error("expected {expected} output buffers, got {got}")]
+    OutputCount { expected: usize, got: usize },
+    #[error("buffer for {what} `{name}` holds {got} values, expected {expected}")]
+    BufferLength {
+        what: &'static str,
+        name: String,
+        expected: usize,
+        got: usize,
+    },
+}
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum CompileError {
+    #[error("the {backend} backend does not support `{op}`")]
+    Unsupported { backend: &'static str, op: String },
+    #[error("code generation failed: {0}")]
+    Codegen(String),
+}
+
+/// Checks buffer counts and lengths against the graph's signature. Every
+/// backend calls this before touching memory, so a kernel never reads or
+/// writes outside the buffers it is handed.
+pub fn check_buffers(
+    graph: &Graph,
+    args: &[&[f32]],
+    outputs: &[&mut [f32]],
+) -> Result<(), KernelError> {
+    if args.len() != graph.args().len() {
+        return Err(KernelError::ArgCount {
+            expected: graph.args().len(),
+            got: args.len(),
+        });
+    }
+    if outputs.len() != graph.outputs().len() {
+        return Err(KernelError::OutputCount {
+            expected: graph.outputs().len(),
+            got: outputs.len(),
+        });
+    }
+    for (arg, buffer) in graph.args().iter().zip(args) {
+        if buffer.len() != arg.shape.numel() {
+            return Err(KernelError::BufferLength {
+                what: "argument",
+                name: arg.name.clone(),
+                expected: arg.shape.numel(),
+                got: buffer.len(),
+            });
+        }
+    }
+    for (out, buffer) in graph.outputs().iter().zip(outputs) {
+        let expected = graph.shape(out.value).numel();
+        if buffer.len() != expected {
+            return Err(KernelError::BufferLength {
+                what: "output",
+                name: out.name.clone(),
+                expected,
+                got: buffer.len(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Programs through time.
+//!
+//! A network is traced into a [`StepProgram`]: one timestep as a graph,
+//! `(params, state_in, x_t, target_t) -> (state_out, y_t, loss_t)`, plus a
+//! parameter-only graph for terms that do not depend on `t` (bound
+//! penalties). The total loss is `sum_t loss_t + param_loss`.
+//!
+//! [`TrainingPrograms`] is what the runtime executes: a prologue (values
+//! that depend only on parameters, computed once per call), the forward step
+//! (which writes the tape), the backward step (which reads it) and the
+//! parameter-only loss with its gradient.
+
+mod split;
+
+pub use split::{compile_training, PassStats};
+
+use crate::ir::{ArgKind, Graph, OutKind, Shape};
+
+/// The signature of one buffer the runtime owns: its slot within its kind,
+/// its name (a module path for parameters and states) and its shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub slot: usize,
+    pub name: String,
+    pub shape: Shape,
+}
+
+/// One timestep of a network and its loss, as traced.
+///
+/// Conventions for `step`: arguments are `Param(p)`, `State(s)`, `Input(0)`
+/// (x_t) and `Target(0)`; outputs are `State(s)` (state at the end of the
+/// step; every state argument has one), `Prediction(0)`, `Loss(0)` (a
+/// scalar) and optionally `Record(r)` values for inspection. `param_loss`
+/// takes `Param(p)` arguments and has one scalar `Loss(0)` output.
+#[derive(Clone, Debug)]
+pub struct StepProgram {
+    pub step: Graph,
+    pub param_loss: Graph,
+    pub params: Vec<Slot>,
+    pub states: Vec<Slot>,
+    pub input: Shape,
+    pub target: Shape,
+}
+
+/// The programs the runtime runs to train a [`StepProgram`].
+///
+/// Signatures (arguments → outputs), by kind:
+/// - `prologue`: Param → Hoisted
+/// - `forward`: Param, Hoisted, State, Input, Target → State, Prediction,
+///   Loss, Tape, Record
+/// - `backward`: Param, Hoisted, Tape, Input, Target, StateAdjoint →
+///   StateAdjoint (at step start), ParamGrad (accumulated)
+/// - `param_loss`: Param → Loss, ParamGrad (accumulated)
+///
+/// Any argument kind may be absent from a given program when it is not
+/// needed; slots refer to the lists below.
+#[derive(Clone, Debug)]
+pub struct TrainingPrograms {
+    pub prologue: Graph,
+    pub forward: Graph,
+    pub backward: Graph,
+    pub param_loss: Graph,
+    pub params: Vec<Slot>,
+    pub states: Vec<Slot>,
+    pub hoisted: Vec<Slot>,
+    pub tape: Vec<Slot>,
+    pub input: Shape,
+    pub target: Shape,
+    pub prediction: Shape,
+    pub records: Vec<Slot>,
+    /// Node counts at each stage, for docs and the `ir` command.
+    pub stats: PassStats,
+}
+
+impl TrainingPrograms {
+    /// Bytes the tape holds per timestep.
+    pub fn tape_bytes_per_step(&self) -> usize {
+        self.tape.iter().map(|s| s.shape.numel() * 4).sum()
+    }
+}
+
+/// Finds the argument of `graph` with this kind and slot, if used.
+pub fn find_arg(graph: &Graph, kind: ArgKind, slot: usize) -> Option<usize> {
+    graph
+        .args()
+        .iter()
+        .position(|a| a.kind == kind && a.slot == slot)
+}
+
+/// Finds the output of `graph` with this kind and slot, if present.
+pub fn find_output(graph: &Graph, kind: OutKind, slot: usize) -> Option<usize> {
+    graph
+        .outputs()
+        .iter()
+        .position(|o| o.kind == kind && o.slot == slot)
+}
