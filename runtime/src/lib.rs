@@ -1,1 +1,54 @@
-//! runtime
+//! neurojit-runtime: the thin executor. It owns the buffers (parameters,
+//! gradients, optimiser moments, state, the per-timestep tape, inputs and
+//! targets) and loops over time calling compiled kernels. The same API runs
+//! whichever backend compiled them: the JIT or the interpreter.
+
+mod binding;
+mod error;
+mod optimizer;
+mod session;
+
+pub use error::RuntimeError;
+pub use optimizer::Optimizer;
+pub use session::{LossParts, Session};
+
+use neurojit_compiler::interp::Interpreter;
+use neurojit_compiler::kernel::Backend;
+
+/// The backends a session can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// Cranelift-compiled fused kernels.
+    Jit,
+    /// The op-by-op interpreter (the reference and the baseline).
+    Interp,
+}
+
+impl BackendKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Jit => "jit",
+            BackendKind::Interp => "interp",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<BackendKind> {
+        match name {
+            "jit" => Some(BackendKind::Jit),
+            "interp" => Some(BackendKind::Interp),
+            _ => None,
+        }
+    }
+
+    pub fn backend(self) -> Box<dyn Backend> {
+        match self {
+            BackendKind::Jit => jit_backend(),
+            BackendKind::Interp => Box::new(Interpreter),
+        }
+    }
+}
+
+fn jit_backend() -> Box<dyn Backend> {
+    // Replaced by the Cranelift backend once it is available.
+    Box::new(Interpreter)
+}

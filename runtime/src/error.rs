@@ -1,0 +1,28 @@
+//! Errors the runtime reports: bad buffers or data, or a failing backend.
+
+use neurojit_compiler::kernel::{CompileError, KernelError};
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum RuntimeError {
+    #[error("compiling the {program} program: {source}")]
+    Compile {
+        program: &'static str,
+        source: CompileError,
+    },
+    #[error("running the {program} program: {source}")]
+    Kernel {
+        program: &'static str,
+        source: KernelError,
+    },
+    #[error("the {program} program reads or writes `{what}`, which the runtime does not provide")]
+    Unbound { program: &'static str, what: String },
+    #[error("{what}: expected {expected} values, got {got}")]
+    Length {
+        what: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("no parameter named `{0}`")]
+    UnknownParam(String),
+}
