@@ -1,1 +1,10 @@
-//! neurojit
+//! neurojit: train spiking neural networks fast by compiling them.
+//!
+//! The front end mirrors Rockpool's modelling and constrained-optimisation
+//! API: modules ([`nn`]), ordered parameter trees ([`tree`]), bounds
+//! ([`bounds`]), losses ([`loss`]) and optimisers ([`optim`]) built as graphs,
+//! and [`trace`], which turns a network and its loss into the step program
+//! the compiler and runtime execute. [`conformance`] checks all of it
+//! against Rockpool's own numbers.
+
+pub mod tree;
