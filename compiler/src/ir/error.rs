@@ -26,4 +26,6 @@ pub enum GraphError {
         expected: Shape,
         got: Shape,
     },
+    #[error("{what} is missing")]
+    Missing { what: String },
 }

@@ -10,7 +10,11 @@
 //! (which writes the tape), the backward step (which reads it) and the
 //! parameter-only loss with its gradient.
 
+mod extract;
+mod hoist;
+mod min_cut;
 mod split;
+mod tape;
 
 pub use split::{compile_training, PassStats};
 
