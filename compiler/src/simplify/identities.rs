@@ -20,7 +20,8 @@
 //!   `select cmp 1.0 0.0` → `cmp` for a comparison `cmp`
 //! - `broadcast (broadcast x)` → one broadcast; `reshape (reshape x)` → one
 //!   reshape; broadcast or reshape to the operand's own shape → the operand;
-//!   `reshape` of a broadcast one-element value → one broadcast
+//!   `reshape` of a broadcast one-element value, and `broadcast` of a
+//!   reshaped one, → one broadcast
 //! - `reduce_sum` over an axis of length 1 → `reshape`, when the operand
 //!   can never be `-0.0` (the interpreter computes `0.0 + x`)
 //! - `stop_gradient x` → `x` (the simplifier runs after autodiff)
@@ -218,14 +219,20 @@ fn broadcast(b: &mut Rebuilder, a: Value, shape: &Shape) -> Option<Value> {
     if b.graph().shape(a) == shape {
         return Some(a);
     }
-    if let Op::Broadcast(inner) = *b.graph().op(a) {
+    match *b.graph().op(a) {
         // numpy broadcasting composes: broadcasting in two steps is one
         // broadcast from the first shape to the last.
-        if b.graph().shape(inner).broadcasts_to(shape) {
-            return Some(b.emit(Op::Broadcast(inner), shape.clone()));
+        Op::Broadcast(inner) if b.graph().shape(inner).broadcasts_to(shape) => {
+            Some(b.emit(Op::Broadcast(inner), shape.clone()))
         }
+        // A reshaped one-element value is a splat of its element.
+        Op::Reshape(inner) => {
+            let from = b.graph().shape(inner);
+            let splat = from.numel() == 1 && from.broadcasts_to(shape);
+            splat.then(|| b.emit(Op::Broadcast(inner), shape.clone()))
+        }
+        _ => None,
     }
-    None
 }
 
 fn reshape(b: &mut Rebuilder, a: Value, shape: &Shape) -> Option<Value> {
