@@ -8,3 +8,8 @@
 //! against Rockpool's own numbers.
 
 pub mod tree;
+pub mod bounds;
+pub mod loss;
+pub mod nn;
+pub mod optim;
+pub mod trace;

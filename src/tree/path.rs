@@ -40,6 +40,10 @@ impl Path {
         self.0.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }

@@ -1,0 +1,128 @@
+//! Unrolling: all `T` timesteps of a network traced into one graph, the
+//! states of step `t` feeding step `t + 1` directly and the first step
+//! starting from zero state. No runtime is needed to run it: the
+//! interpreter evaluates it and `autodiff::backprop` differentiates it as a
+//! whole (back-propagation through time falls out). It is the independent
+//! path the conformance runner uses to check the front end; it grows with
+//! `T`, so training uses [`super::trace`] instead.
+//!
+//! Arguments: `Param(p)` (as in [`super::trace`]), `Input(t)` = `x_t (B,
+//! n_in)` and `Target(t)` = `target_t (B, n_out)` for `t` in `0..T`. The
+//! graph has no outputs; callers add the ones they need.
+
+use super::penalty::parameter_loss;
+use super::{check_sizes, declare_params, path_map, StepLoss, TraceError, TraceOptions};
+use crate::loss::sse;
+use crate::nn::{InitialState, Module, StepContext};
+use crate::tree::{Path, Tree};
+use neurojit_compiler::ir::{ArgKind, Graph, Shape, Value};
+use neurojit_compiler::program::Slot;
+
+/// A network unrolled over time, with the values callers need.
+#[derive(Clone, Debug)]
+pub struct UnrolledNetwork {
+    pub graph: Graph,
+    /// Parameter slots in `parameters()` order.
+    pub params: Vec<Slot>,
+    /// The graph value of each parameter, by path.
+    pub param_values: Tree<Value>,
+    /// `y_t` for every step.
+    pub outputs: Vec<Value>,
+    /// Recorded values per step: `(module, name, [value at t])`.
+    pub records: Vec<(Path, String, Vec<Value>)>,
+    /// Every touched state after the last step.
+    pub final_states: Vec<(Path, Value)>,
+    /// The target term over the whole run (mse or sse; 0 for none).
+    pub target_loss: Value,
+    /// The parameter-only term (0 when there is none).
+    pub param_loss: Value,
+    /// `target_loss + param_loss`.
+    pub loss: Value,
+}
+
+/// Unrolls `network` over `options.timesteps` steps.
+pub fn unroll(network: &dyn Module, options: &TraceOptions) -> Result<UnrolledNetwork, TraceError> {
+    check_sizes(options.batch, options.timesteps)?;
+    let (b, steps) = (options.batch, options.timesteps);
+    let (n_in, n_out) = network.shape();
+    let mut g = Graph::new();
+    let (params, param_values) = declare_params(&mut g, network);
+    let param_map = path_map(&param_values);
+
+    let mut states: Vec<(Path, Value)> = Vec::new();
+    let mut outputs = Vec::with_capacity(steps);
+    let mut records: Vec<(Path, String, Vec<Value>)> = Vec::new();
+    let mut squared_error: Option<Value> = None;
+    for t in 0..steps {
+        let x = g.arg(
+            ArgKind::Input,
+            t,
+            &format!("input[{t}]"),
+            Shape::from([b, n_in]),
+        );
+        let target = g.arg(
+            ArgKind::Target,
+            t,
+            &format!("target[{t}]"),
+            Shape::from([b, n_out]),
+        );
+        let mut ctx = StepContext::new(
+            &mut g,
+            b,
+            param_map.clone(),
+            states,
+            InitialState::Zeros,
+            options.record,
+        );
+        let y = ctx.run(network, x)?;
+        let outcome = ctx.finish()?;
+        states = outcome
+            .states
+            .iter()
+            .map(|s| (s.path.clone(), s.after))
+            .collect();
+        for (i, r) in outcome.records.into_iter().enumerate() {
+            if t == 0 {
+                records.push((r.module, r.name, vec![r.value]));
+            } else {
+                records[i].2.push(r.value);
+            }
+        }
+        outputs.push(y);
+        if options.loss != StepLoss::None {
+            let term = sse(&mut g, y, target)?;
+            squared_error = Some(match squared_error {
+                Some(total) => g.add(total, term)?,
+                None => term,
+            });
+        }
+    }
+
+    let target_loss = match (options.loss, squared_error) {
+        (StepLoss::Mse, Some(total)) => {
+            let count = g.scalar((b * steps * n_out) as f32);
+            g.div(total, count)?
+        }
+        (StepLoss::Sse, Some(total)) => total,
+        _ => g.scalar(0.0),
+    };
+    let param_loss = parameter_loss(
+        &mut g,
+        &param_values,
+        options.bounds.as_ref(),
+        &options.penalties,
+    )?;
+    let param_loss = param_loss.unwrap_or_else(|| g.scalar(0.0));
+    let loss = g.add(target_loss, param_loss)?;
+    Ok(UnrolledNetwork {
+        graph: g,
+        params,
+        param_values,
+        outputs,
+        records,
+        final_states: states,
+        target_loss,
+        param_loss,
+        loss,
+    })
+}
