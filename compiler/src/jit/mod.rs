@@ -1,1 +1,138 @@
 //! The Cranelift backend: lowers graphs to fused, vectorised native kernels.
+//!
+//! One graph becomes one native function (see `codegen.rs` for its calling
+//! convention). The pipeline:
+//! - `schedule.rs` groups elementwise work into fused loops, folds
+//!   constants, broadcasts and reshapes into index math, attaches
+//!   reduce_sums to the loop over their operand, and assigns buffers;
+//! - `lower_loops.rs` emits each loop as an `f32x4` body with a scalar tail
+//!   (`lower_elementwise.rs` per op, `math.rs` for exp/log/floor,
+//!   `lower_reduce.rs` for reductions, `simd.rs` for width-generic helpers);
+//! - `lower_matmul.rs` emits calls to the matmul routines of
+//!   `matmul_shims.rs` (tuned GEMM, or small/sparse row loops);
+//! - `module.rs` compiles with Cranelift for the host (`opt_level=speed`,
+//!   FMA when the host has AVX+FMA), `cache.rs` reuses code for identical
+//!   graphs, `compiled.rs` is the callable kernel, `inspect.rs` prints CLIF
+//!   and assembly.
+//!
+//! Results match the interpreter (`interp::rules`) bit for bit except:
+//! `exp`/`log` (polynomials, relative error below 2.5e-7), reductions over
+//! the innermost axis (summed in vector lanes), matmuls through GEMM or
+//! accumulated into an output (different summation order), and, with
+//! `contract_fma`, fused multiply-adds.
+
+mod access;
+mod cache;
+mod codegen;
+mod compiled;
+mod inspect;
+mod lower_elementwise;
+mod lower_loops;
+mod lower_matmul;
+mod lower_reduce;
+mod math;
+mod matmul_shims;
+mod module;
+mod schedule;
+mod simd;
+
+pub use cache::CacheStats;
+pub use compiled::JitKernel;
+pub use inspect::{
+    asm_text, asm_text_with, clif_text, clif_text_with, optimized_clif_text,
+    optimized_clif_text_with,
+};
+
+use crate::ir::Graph;
+use crate::kernel::{Backend, CompileError, Kernel};
+use cache::KernelCache;
+use std::sync::Arc;
+
+/// Code generation choices. The defaults are what the project runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct JitOptions {
+    /// Compute `a * b + c` (both in one loop) as a fused multiply-add when
+    /// the host has FMA. Off by default: elementwise results then equal the
+    /// interpreter's bit for bit, so spike decisions never differ.
+    pub contract_fma: bool,
+    /// Let the exp/log polynomials use fused multiply-adds when the host has
+    /// FMA (more accurate and faster).
+    pub allow_fma: bool,
+    /// Use the host's `roundps` for floor when it has SSE4.1; when false (or
+    /// without SSE4.1), a portable add-magic-number sequence.
+    pub native_floor: bool,
+    /// Matmuls with at most this many multiply-adds (m*k*n) use plain row
+    /// loops instead of the packed GEMM.
+    pub small_matmul: usize,
+    /// `spikes @ weights` skips the zero entries of the spike counts.
+    pub sparse_spikes: bool,
+}
+
+impl Default for JitOptions {
+    fn default() -> JitOptions {
+        JitOptions {
+            contract_fma: false,
+            allow_fma: true,
+            native_floor: true,
+            small_matmul: 32 * 32 * 32,
+            sparse_spikes: true,
+        }
+    }
+}
+
+/// The Cranelift backend. Clones share one kernel cache.
+#[derive(Clone, Default)]
+pub struct Jit {
+    options: JitOptions,
+    cache: Arc<KernelCache>,
+}
+
+impl Jit {
+    pub fn new() -> Jit {
+        Jit::default()
+    }
+
+    pub fn with_options(options: JitOptions) -> Jit {
+        Jit {
+            options,
+            cache: Arc::default(),
+        }
+    }
+
+    pub fn options(&self) -> &JitOptions {
+        &self.options
+    }
+
+    /// Compiles `graph`, or reuses the code of an identical graph compiled
+    /// before by this backend (or a clone of it).
+    pub fn compile_kernel(&self, graph: &Graph) -> Result<JitKernel, CompileError> {
+        let code = self.cache.get_or_compile(graph, &self.options, || {
+            module::compile(graph, &self.options, false).map(|(code, _)| code)
+        })?;
+        Ok(JitKernel::new(graph.clone(), code))
+    }
+
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// The CLIF of `graph`'s kernel under this backend's options.
+    pub fn clif_text(&self, graph: &Graph) -> Result<String, CompileError> {
+        clif_text_with(graph, &self.options)
+    }
+
+    /// The machine code of `graph`'s kernel under this backend's options.
+    pub fn asm_text(&self, graph: &Graph) -> Result<String, CompileError> {
+        asm_text_with(graph, &self.options)
+    }
+}
+
+impl Backend for Jit {
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+
+    fn compile(&self, graph: &Graph) -> Result<Box<dyn Kernel>, CompileError> {
+        Ok(Box::new(self.compile_kernel(graph)?))
+    }
+}

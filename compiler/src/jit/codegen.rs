@@ -1,0 +1,162 @@
+//! Builds the one Cranelift function that computes a scheduled graph.
+//!
+//! Signature (System V on x86-64):
+//! `extern "C" fn(args: *const *const f32, outputs: *const *mut f32, scratch: *mut f32)`
+//! — a table of argument buffers in `graph.args()` order, a table of output
+//! buffers in `graph.outputs()` order, and the kernel's scratch buffer. The
+//! body runs the schedule's steps in order: loops (`lower_loops.rs`) and
+//! matmul calls (`lower_matmul.rs`). Buffer base addresses are loaded once,
+//! at the top level, so every later step can use them.
+
+use super::lower_loops;
+use super::lower_matmul;
+use super::matmul_shims::MatmulDesc;
+use super::schedule::{Home, Schedule, StepKind};
+use super::simd::Features;
+use super::JitOptions;
+use crate::ir::{Graph, Op, Value};
+use crate::kernel::CompileError;
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{
+    AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value as ClifValue,
+};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use std::collections::HashMap;
+
+/// The kernel function's signature.
+pub(crate) fn kernel_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(I64));
+    }
+    sig
+}
+
+/// The signature of `neurojit_matmul(desc, a, b, c)`.
+pub(crate) fn matmul_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    for _ in 0..4 {
+        sig.params.push(AbiParam::new(I64));
+    }
+    sig
+}
+
+/// State shared by the step emitters while one function is built.
+pub(crate) struct Emitter<'a, 'f> {
+    pub b: FunctionBuilder<'f>,
+    pub graph: &'a Graph,
+    pub schedule: &'a Schedule,
+    pub features: Features,
+    pub options: &'a JitOptions,
+    args_table: ClifValue,
+    outputs_table: ClifValue,
+    scratch: ClifValue,
+    bases: HashMap<Home, ClifValue>,
+    matmul_fn: FuncRef,
+    /// Descriptors whose addresses the code embeds; they must live as long
+    /// as the code.
+    descriptors: Vec<Box<MatmulDesc>>,
+}
+
+/// Fills `func` (whose signature must be [`kernel_signature`]) with the code
+/// for `schedule`, calling matmuls through `matmul_fn`. Returns the matmul
+/// descriptors the code points to.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn build_function(
+    func: &mut Function,
+    frontend: TargetFrontendConfig,
+    graph: &Graph,
+    schedule: &Schedule,
+    features: Features,
+    options: &JitOptions,
+    matmul_fn: FuncRef,
+) -> Result<Vec<Box<MatmulDesc>>, CompileError> {
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(func, &mut fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let mut e = Emitter {
+        b,
+        graph,
+        schedule,
+        features,
+        options,
+        args_table: params[0],
+        outputs_table: params[1],
+        scratch: params[2],
+        bases: HashMap::new(),
+        matmul_fn,
+        descriptors: Vec::new(),
+    };
+    for &step in &schedule.order {
+        match &schedule.steps[step].kind {
+            StepKind::Loop(l) => lower_loops::emit(&mut e, l)?,
+            StepKind::Matmul { value, accumulate } => e.emit_matmul(*value, *accumulate)?,
+        }
+    }
+    e.b.ins().return_(&[]);
+    e.b.seal_all_blocks();
+    let descriptors = std::mem::take(&mut e.descriptors);
+    e.b.finalize(frontend);
+    Ok(descriptors)
+}
+
+impl Emitter<'_, '_> {
+    /// The buffer holding `v`, or an error naming it when the schedule gave
+    /// it none (a scheduler bug, reported instead of crashing).
+    pub fn home(&self, v: Value) -> Result<Home, CompileError> {
+        self.schedule.homes[v.index()].ok_or_else(|| {
+            CompileError::Codegen(format!(
+                "value %{} = {} has no buffer",
+                v.0,
+                self.graph.describe(v)
+            ))
+        })
+    }
+
+    /// The address of a buffer, computed once at the top level of the
+    /// function. Call only while the builder is positioned at the top level
+    /// (before a step's loops), so the value dominates all later code.
+    pub fn base(&mut self, home: Home) -> ClifValue {
+        if let Some(&v) = self.bases.get(&home) {
+            return v;
+        }
+        let table_flags = MemFlagsData::trusted().with_readonly().with_can_move();
+        let v = match home {
+            Home::Arg(i) => self
+                .b
+                .ins()
+                .load(I64, table_flags, self.args_table, (8 * i) as i32),
+            Home::Output(i) => self
+                .b
+                .ins()
+                .load(I64, table_flags, self.outputs_table, (8 * i) as i32),
+            Home::Scratch(offset) => self.b.ins().iadd_imm_s(self.scratch, (4 * offset) as i64),
+        };
+        self.bases.insert(home, v);
+        v
+    }
+
+    fn emit_matmul(&mut self, v: Value, accumulate: bool) -> Result<(), CompileError> {
+        let Op::Matmul { lhs, rhs, .. } = *self.graph.op(v) else {
+            return Err(CompileError::Codegen(format!(
+                "`{}` was scheduled as a matmul",
+                self.graph.describe(v)
+            )));
+        };
+        let desc = lower_matmul::describe(self.graph, v, accumulate, self.options).ok_or_else(
+            || CompileError::Codegen(format!("no matmul descriptor for %{}", v.0)),
+        )?;
+        let desc = Box::new(desc);
+        let desc_address = &*desc as *const MatmulDesc as i64;
+        self.descriptors.push(desc);
+        let (a, b, c) = (self.home(lhs)?, self.home(rhs)?, self.home(v)?);
+        let (a, b, c) = (self.base(a), self.base(b), self.base(c));
+        let d = self.b.ins().iconst(I64, desc_address);
+        self.b.ins().call(self.matmul_fn, &[d, a, b, c]);
+        Ok(())
+    }
+}

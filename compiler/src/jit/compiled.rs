@@ -1,0 +1,72 @@
+//! The `Kernel` the JIT hands out: shared machine code plus this kernel's
+//! own scratch buffer.
+//!
+//! A call checks buffer counts and lengths (`kernel::check_buffers`), builds
+//! the two pointer tables on the stack and jumps into the code. Scratch
+//! memory is allocated once, at compile time, and guarded by a mutex; a call
+//! that finds it taken (another thread running the same kernel) uses a
+//! temporary buffer instead of waiting. The code never reads scratch memory
+//! it has not written in the same call, so buffers need no clearing.
+
+use super::module::CompiledCode;
+use crate::ir::Graph;
+use crate::kernel::{check_buffers, Kernel, KernelError};
+use smallvec::SmallVec;
+use std::sync::{Arc, Mutex};
+
+pub struct JitKernel {
+    graph: Graph,
+    code: Arc<CompiledCode>,
+    scratch: Mutex<Vec<f32>>,
+}
+
+impl JitKernel {
+    pub(crate) fn new(graph: Graph, code: Arc<CompiledCode>) -> JitKernel {
+        let scratch = Mutex::new(vec![0.0; code.scratch_len]);
+        JitKernel {
+            graph,
+            code,
+            scratch,
+        }
+    }
+
+    /// Address of the machine code (kernels compiled from identical graphs
+    /// share it).
+    pub fn code_address(&self) -> usize {
+        self.code.entry() as usize
+    }
+
+    /// Floats of scratch memory the kernel keeps for intermediate values.
+    pub fn scratch_len(&self) -> usize {
+        self.code.scratch_len
+    }
+}
+
+impl Kernel for JitKernel {
+    fn run(&self, args: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), KernelError> {
+        check_buffers(&self.graph, args, outputs)?;
+        let arg_table: SmallVec<[*const f32; 16]> = args.iter().map(|a| a.as_ptr()).collect();
+        let output_table: SmallVec<[*mut f32; 16]> =
+            outputs.iter_mut().map(|o| o.as_mut_ptr()).collect();
+        let entry = self.code.entry();
+        let call = |scratch: *mut f32| {
+            // SAFETY: `check_buffers` verified that every table entry points
+            // to a buffer of exactly the length the code was compiled for,
+            // outputs are distinct `&mut` slices, and `scratch` holds
+            // `scratch_len` floats used by this call only.
+            unsafe { entry(arg_table.as_ptr(), output_table.as_ptr(), scratch) }
+        };
+        if self.code.scratch_len == 0 {
+            call(std::ptr::null_mut());
+            return Ok(());
+        }
+        match self.scratch.try_lock() {
+            Ok(mut scratch) => call(scratch.as_mut_ptr()),
+            Err(_) => {
+                let mut own = vec![0.0f32; self.code.scratch_len];
+                call(own.as_mut_ptr());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,489 @@
+//! Codegen for loop steps: one fused loop nest over the step's domain.
+//!
+//! Every buffer the loop touches is an *access* (strides over the domain,
+//! see `access.rs`): the leaves it reads, the values it stores, the reduce
+//! targets it accumulates into. After the nest is collapsed, each access
+//! walks the innermost axis with stride 1 (read as vectors) or 0 (one
+//! element per row, loaded once per row and splatted); accesses with no
+//! nonzero stride are loaded once before the loop.
+//!
+//! Shape of the code (all trip counts are compile-time constants):
+//! ```text
+//! preheader: buffer addresses, constants, loop-invariant leaves,
+//!            zeroing of accumulating reduce targets
+//! for each outer index (do-while per axis):
+//!     row addresses, per-row leaves
+//!     do { f32x4 body at j } while (j += 16) < 16 * (n / 4)
+//!     scalar tail, n % 4 positions, straight-line
+//!     row totals of last-axis reductions
+//! ```
+//! Loops are rotated (do-while, entered only when they run at least twice)
+//! so Cranelift's loop-invariant code motion can hoist out of them.
+
+use super::access::{broadcast_strides, collapse, reduce_strides};
+use super::codegen::Emitter;
+use super::lower_elementwise::{lower, ElementContext, Lowered};
+use super::lower_reduce;
+use super::schedule::{Home, LoopStep, Producer, StoreTarget};
+use super::simd::{Simd, Width, LANES};
+use crate::ir::{Op, Value};
+use crate::kernel::CompileError;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{F32, I64};
+use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
+
+/// Where a loop reads a value from.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Splat(f32),
+    Memory(usize),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Leaf {
+    value: Value,
+    source: Source,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct StorePlan {
+    value: Value,
+    access: usize,
+    accumulate: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReducePlan {
+    pub node: Value,
+    pub operand: Value,
+    pub access: usize,
+    /// The reduced axis is the innermost one: each row sums into one
+    /// element (accumulated in registers). Otherwise the target is walked
+    /// like any other access and accumulated in memory.
+    pub across_row: bool,
+}
+
+/// A loop step resolved to accesses over its collapsed nest.
+struct Plan {
+    dims: Vec<usize>,
+    homes: Vec<Home>,
+    strides: Vec<Vec<usize>>,
+    /// Elementwise members computed at each position, in order.
+    members: Vec<Value>,
+    inline: Vec<bool>,
+    leaves: Vec<Leaf>,
+    stores: Vec<StorePlan>,
+    reduces: Vec<ReducePlan>,
+}
+
+impl Plan {
+    fn inner_stride(&self, access: usize) -> usize {
+        *self.strides[access].last().expect("collapsed nests have an axis")
+    }
+    fn invariant(&self, access: usize) -> bool {
+        self.strides[access].iter().all(|&s| s == 0)
+    }
+}
+
+fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
+    let graph = e.graph;
+    let domain = &l.domain;
+    let mut inline = vec![false; graph.len()];
+    for &m in &l.members {
+        if graph.op(m).is_elementwise() {
+            inline[m.index()] = true;
+        }
+    }
+    let mut homes = Vec::new();
+    let mut strides = Vec::new();
+    let mut add_access = |home: Home, s: Vec<usize>| {
+        homes.push(home);
+        strides.push(s);
+        homes.len() - 1
+    };
+
+    // Leaves: everything read that the loop does not compute.
+    let mut reads: Vec<Value> = Vec::new();
+    for &m in &l.members {
+        match *graph.op(m) {
+            Op::ReduceSum { operand, .. } => reads.push(operand),
+            _ => reads.extend(graph.op(m).operands()),
+        }
+    }
+    reads.extend(l.stores.iter().map(|s| s.value));
+    reads.sort();
+    reads.dedup();
+    let mut leaves = Vec::new();
+    for v in reads {
+        if inline[v.index()] {
+            continue;
+        }
+        let source = match read_source(e, v)? {
+            ReadSource::Splat(c) => Source::Splat(c),
+            ReadSource::Buffer(home, shape_of) => {
+                let s = broadcast_strides(graph.shape(shape_of), domain);
+                Source::Memory(add_access(home, s))
+            }
+        };
+        leaves.push(Leaf { value: v, source });
+    }
+
+    let contiguous = broadcast_strides(domain, domain);
+    let mut stores = Vec::new();
+    for s in &l.stores {
+        let (home, accumulate) = match s.target {
+            StoreTarget::Home => (e.home(s.value)?, false),
+            StoreTarget::Output { index, accumulate } => (Home::Output(index), accumulate),
+        };
+        stores.push(StorePlan {
+            value: s.value,
+            access: add_access(home, contiguous.clone()),
+            accumulate,
+        });
+    }
+    let mut reduces = Vec::new();
+    for &m in &l.members {
+        if let Op::ReduceSum { operand, axis } = *graph.op(m) {
+            let access = add_access(e.home(m)?, reduce_strides(domain, axis as usize));
+            reduces.push(ReducePlan {
+                node: m,
+                operand,
+                access,
+                across_row: false,
+            });
+        }
+    }
+
+    let dims = collapse(domain.dims(), &mut strides);
+    let mut plan = Plan {
+        dims,
+        homes,
+        strides,
+        members: l
+            .members
+            .iter()
+            .copied()
+            .filter(|m| inline[m.index()])
+            .collect(),
+        inline,
+        leaves,
+        stores,
+        reduces,
+    };
+    for i in 0..plan.reduces.len() {
+        plan.reduces[i].across_row = plan.inner_stride(plan.reduces[i].access) == 0;
+    }
+    for a in 0..plan.strides.len() {
+        if plan.inner_stride(a) > 1 {
+            return Err(CompileError::Codegen(format!(
+                "access with inner stride {} in a loop over {}",
+                plan.inner_stride(a),
+                domain
+            )));
+        }
+    }
+    Ok(plan)
+}
+
+enum ReadSource {
+    Splat(f32),
+    /// The buffer, and the value whose shape describes its layout.
+    Buffer(Home, Value),
+}
+
+/// Where a loop finds `v`: broadcasts read their (transitive) source with
+/// stretched strides, reshapes the buffer they share.
+fn read_source(e: &Emitter, v: Value) -> Result<ReadSource, CompileError> {
+    match e.schedule.producers[v.index()] {
+        Producer::Splat(c) => Ok(ReadSource::Splat(c)),
+        Producer::View(source) => read_source(e, source),
+        Producer::Dead
+        | Producer::Arg(_)
+        | Producer::Alias(_)
+        | Producer::Fused(_)
+        | Producer::Reduce(_)
+        | Producer::Matmul(_) => Ok(ReadSource::Buffer(e.home(v)?, v)),
+    }
+}
+
+/// Per-access addresses and row-level values while a row is emitted.
+struct RowState {
+    /// Address of each access at the start of the current row.
+    row_base: Vec<ClifValue>,
+    /// For leaves that do not move along the row: (scalar, vector) values.
+    fixed: Vec<Option<(ClifValue, ClifValue)>>,
+}
+
+/// Where in the row a position is.
+#[derive(Clone, Copy)]
+enum Offset {
+    /// Byte offset held in a register (the vector loop's induction value).
+    Dynamic(ClifValue),
+    /// Constant byte offset (scalar tail).
+    Constant(i32),
+}
+
+pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
+    let plan = plan(e, l)?;
+    let numel = l.domain.numel();
+    // Preheader: addresses, constants, invariant leaves, zeroed targets.
+    let bases: Vec<ClifValue> = plan.homes.iter().map(|&h| e.base(h)).collect();
+    let vector = Simd::new(Width::Vector, e.features);
+    let scalar = Simd::new(Width::Scalar, e.features);
+    for r in &plan.reduces {
+        let len = e.graph.shape(r.node).numel();
+        if numel == 0 || !r.across_row {
+            lower_reduce::fill_zero(e, bases[r.access], len);
+        }
+    }
+    if numel == 0 {
+        return Ok(());
+    }
+    let mut fixed: Vec<Option<(ClifValue, ClifValue)>> = vec![None; plan.leaves.len()];
+    for (i, leaf) in plan.leaves.iter().enumerate() {
+        let s = match leaf.source {
+            Source::Splat(c) => e.b.ins().f32const(c),
+            Source::Memory(a) if plan.invariant(a) => {
+                e.b.ins().load(F32, super::simd::element_flags(), bases[a], 0)
+            }
+            Source::Memory(_) => continue,
+        };
+        fixed[i] = Some((s, vector.splat(&mut e.b, s)));
+    }
+    let mut index = Vec::new();
+    emit_rows(e, &plan, &bases, &fixed, &mut index, (vector, scalar))
+}
+
+/// Emits the nest from axis `index.len()` inward.
+fn emit_rows(
+    e: &mut Emitter,
+    plan: &Plan,
+    bases: &[ClifValue],
+    fixed: &[Option<(ClifValue, ClifValue)>],
+    index: &mut Vec<ClifValue>,
+    widths: (Simd, Simd),
+) -> Result<(), CompileError> {
+    let level = index.len();
+    if level + 1 == plan.dims.len() {
+        return emit_row(e, plan, bases, fixed, index, widths);
+    }
+    let count = plan.dims[level];
+    counted_loop(e, count, |e, i| {
+        index.push(i);
+        let r = emit_rows(e, plan, bases, fixed, index, widths);
+        index.pop();
+        r
+    })
+}
+
+/// `for i in 0..count { body(i) }` as a do-while with an `i64` counter.
+fn counted_loop(
+    e: &mut Emitter,
+    count: usize,
+    mut body: impl FnMut(&mut Emitter, ClifValue) -> Result<(), CompileError>,
+) -> Result<(), CompileError> {
+    if count == 1 {
+        let zero = e.b.ins().iconst(I64, 0);
+        return body(e, zero);
+    }
+    let header = e.b.create_block();
+    let i = e.b.append_block_param(header, I64);
+    let exit = e.b.create_block();
+    let zero = e.b.ins().iconst(I64, 0);
+    e.b.ins().jump(header, &[BlockArg::Value(zero)]);
+    e.b.switch_to_block(header);
+    body(e, i)?;
+    let next = e.b.ins().iadd_imm_s(i, 1);
+    let more = e.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, next, count as i64);
+    e.b.ins()
+        .brif(more, header, &[BlockArg::Value(next)], exit, &[]);
+    e.b.switch_to_block(exit);
+    Ok(())
+}
+
+/// One row of the innermost axis at outer multi-index `index`.
+fn emit_row(
+    e: &mut Emitter,
+    plan: &Plan,
+    bases: &[ClifValue],
+    fixed: &[Option<(ClifValue, ClifValue)>],
+    index: &[ClifValue],
+    (vector, scalar): (Simd, Simd),
+) -> Result<(), CompileError> {
+    // Row addresses: base + sum(index[d] * stride[d]) * 4 bytes.
+    let mut row_base = Vec::with_capacity(bases.len());
+    for (a, &base) in bases.iter().enumerate() {
+        let mut address = base;
+        for (d, &i) in index.iter().enumerate() {
+            let stride = plan.strides[a][d];
+            if stride != 0 {
+                let offset = e.b.ins().imul_imm_s(i, (4 * stride) as i64);
+                address = e.b.ins().iadd(address, offset);
+            }
+        }
+        row_base.push(address);
+    }
+    // Leaves constant along the row: load once, splat.
+    let mut row_fixed = fixed.to_vec();
+    for (i, leaf) in plan.leaves.iter().enumerate() {
+        if let Source::Memory(a) = leaf.source {
+            if row_fixed[i].is_none() && plan.inner_stride(a) == 0 {
+                let s = e
+                    .b
+                    .ins()
+                    .load(F32, super::simd::element_flags(), row_base[a], 0);
+                row_fixed[i] = Some((s, vector.splat(&mut e.b, s)));
+            }
+        }
+    }
+    let state = RowState {
+        row_base,
+        fixed: row_fixed,
+    };
+
+    let n = *plan.dims.last().expect("collapsed nests have an axis");
+    let chunks = n / LANES;
+    let tail = n % LANES;
+    let across: Vec<usize> = (0..plan.reduces.len())
+        .filter(|&r| plan.reduces[r].across_row)
+        .collect();
+
+    // Vector part, with one f32x4 accumulator per row reduction.
+    let mut totals: Vec<ClifValue> = Vec::with_capacity(across.len());
+    if chunks > 0 {
+        let zero = vector.constant(&mut e.b, 0.0);
+        let mut accumulators = vec![zero; across.len()];
+        if chunks == 1 {
+            emit_position(e, plan, &state, vector, Offset::Constant(0), &mut accumulators)?;
+        } else {
+            let header = e.b.create_block();
+            let j = e.b.append_block_param(header, I64);
+            let carried: Vec<ClifValue> = accumulators
+                .iter()
+                .map(|_| e.b.append_block_param(header, vector.float_type()))
+                .collect();
+            let exit = e.b.create_block();
+            let results: Vec<ClifValue> = accumulators
+                .iter()
+                .map(|_| e.b.append_block_param(exit, vector.float_type()))
+                .collect();
+            let start = e.b.ins().iconst(I64, 0);
+            let mut entry_args = vec![BlockArg::Value(start)];
+            entry_args.extend(accumulators.iter().map(|&v| BlockArg::Value(v)));
+            e.b.ins().jump(header, &entry_args);
+
+            e.b.switch_to_block(header);
+            let mut body_acc = carried;
+            emit_position(e, plan, &state, vector, Offset::Dynamic(j), &mut body_acc)?;
+            let next = e.b.ins().iadd_imm_s(j, (4 * LANES) as i64);
+            let more =
+                e.b.ins()
+                    .icmp_imm_u(IntCC::UnsignedLessThan, next, (4 * LANES * chunks) as i64);
+            let mut loop_args = vec![BlockArg::Value(next)];
+            loop_args.extend(body_acc.iter().map(|&v| BlockArg::Value(v)));
+            let exit_args: Vec<BlockArg> = body_acc.iter().map(|&v| BlockArg::Value(v)).collect();
+            e.b.ins().brif(more, header, &loop_args, exit, &exit_args);
+            e.b.switch_to_block(exit);
+            accumulators = results;
+        }
+        for acc in accumulators {
+            totals.push(Simd::horizontal_sum(&mut e.b, acc));
+        }
+    } else {
+        let zero = e.b.ins().f32const(0.0);
+        totals = vec![zero; across.len()];
+    }
+
+    // Scalar tail: straight-line code at constant offsets.
+    for t in 0..tail {
+        let offset = (4 * (chunks * LANES + t)) as i32;
+        emit_position(e, plan, &state, scalar, Offset::Constant(offset), &mut totals)?;
+    }
+
+    // Row totals go to their single target element.
+    for (k, &r) in across.iter().enumerate() {
+        let access = plan.reduces[r].access;
+        scalar.store(&mut e.b, totals[k], state.row_base[access], 0);
+    }
+    Ok(())
+}
+
+/// Computes every member at one position and performs the loop's stores and
+/// reduction updates there. `row_sums` holds the running sums of row
+/// reductions (vectors in the vector part, scalars in the tail).
+fn emit_position(
+    e: &mut Emitter,
+    plan: &Plan,
+    state: &RowState,
+    s: Simd,
+    offset: Offset,
+    row_sums: &mut [ClifValue],
+) -> Result<(), CompileError> {
+    let address = |e: &mut Emitter, access: usize| -> (ClifValue, i32) {
+        let base = state.row_base[access];
+        match offset {
+            Offset::Dynamic(j) => (e.b.ins().iadd(base, j), 0),
+            Offset::Constant(c) => (base, c),
+        }
+    };
+    let mut values: Vec<Option<Lowered>> = vec![None; e.graph.len()];
+    for (i, leaf) in plan.leaves.iter().enumerate() {
+        let x = match state.fixed[i] {
+            Some((scalar, vector)) => match s.width {
+                Width::Scalar => scalar,
+                Width::Vector => vector,
+            },
+            None => {
+                let Source::Memory(a) = leaf.source else {
+                    unreachable!("splat leaves are always fixed")
+                };
+                let (base, off) = address(e, a);
+                s.load(&mut e.b, base, off)
+            }
+        };
+        values[leaf.value.index()] = Some(Lowered::Float(x));
+    }
+    for &m in &plan.members {
+        let cx = ElementContext {
+            graph: e.graph,
+            simd: s,
+            contract_fma: e.options.contract_fma,
+            values: &values,
+            inline: &plan.inline,
+        };
+        let x = lower(&cx, &mut e.b, m)?;
+        values[m.index()] = Some(x);
+    }
+    let value = |e: &mut Emitter, v: Value| -> Result<ClifValue, CompileError> {
+        match values[v.index()] {
+            Some(x) => Ok(x.float(s, &mut e.b)),
+            None => Err(CompileError::Codegen(format!(
+                "loop stores %{} but neither computes nor reads it",
+                v.0
+            ))),
+        }
+    };
+    for store in &plan.stores {
+        let mut x = value(e, store.value)?;
+        let (base, off) = address(e, store.access);
+        if store.accumulate {
+            let old = s.load(&mut e.b, base, off);
+            x = s.add(&mut e.b, old, x);
+        }
+        s.store(&mut e.b, x, base, off);
+    }
+    let mut k = 0;
+    for r in &plan.reduces {
+        let x = value(e, r.operand)?;
+        if r.across_row {
+            row_sums[k] = s.add(&mut e.b, row_sums[k], x);
+            k += 1;
+        } else {
+            let (base, off) = address(e, r.access);
+            let old = s.load(&mut e.b, base, off);
+            let sum = s.add(&mut e.b, old, x);
+            s.store(&mut e.b, sum, base, off);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! Codegen support for reduce_sum, which is a *sink* of the loop over its
+//! operand's shape (see `lower_loops.rs`), never a loop of its own:
+//!
+//! - reducing the innermost axis (after collapsing): each row sums into one
+//!   target element. The vector part accumulates in an `f32x4` register,
+//!   the four lanes are added, then the tail elements in order. This
+//!   reassociates the sum (the interpreter adds elements one by one), so
+//!   results differ from the interpreter's by rounding only; rows shorter
+//!   than four elements are summed exactly in the interpreter's order.
+//! - reducing any other axis: the target is zeroed before the loop and each
+//!   position adds its value into the target element it maps to. The loop
+//!   walks positions in row-major order, so every target element receives
+//!   its terms in the interpreter's order: bit-identical results.
+//!
+//! This file holds the zeroing; the accumulation lives with the loop body.
+
+use super::codegen::Emitter;
+use super::simd::{Simd, Width, LANES};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
+
+/// Fills `len` floats at `base` with `+0.0`. Short buffers get straight-line
+/// stores; longer ones a do-while loop of vector stores and a scalar tail.
+pub(crate) fn fill_zero(e: &mut Emitter, base: ClifValue, len: usize) {
+    let vector = Simd::new(Width::Vector, e.features);
+    let scalar = Simd::new(Width::Scalar, e.features);
+    let chunks = len / LANES;
+    const UNROLLED_CHUNKS: usize = 4;
+    if chunks > 0 {
+        let zero = vector.constant(&mut e.b, 0.0);
+        if chunks <= UNROLLED_CHUNKS {
+            for c in 0..chunks {
+                vector.store(&mut e.b, zero, base, (4 * LANES * c) as i32);
+            }
+        } else {
+            let header = e.b.create_block();
+            let j = e.b.append_block_param(header, I64);
+            let exit = e.b.create_block();
+            let start = e.b.ins().iconst(I64, 0);
+            e.b.ins().jump(header, &[BlockArg::Value(start)]);
+            e.b.switch_to_block(header);
+            let address = e.b.ins().iadd(base, j);
+            vector.store(&mut e.b, zero, address, 0);
+            let next = e.b.ins().iadd_imm_s(j, (4 * LANES) as i64);
+            let more =
+                e.b.ins()
+                    .icmp_imm_u(IntCC::UnsignedLessThan, next, (4 * LANES * chunks) as i64);
+            e.b.ins()
+                .brif(more, header, &[BlockArg::Value(next)], exit, &[]);
+            e.b.switch_to_block(exit);
+        }
+    }
+    if len % LANES != 0 {
+        let zero = scalar.constant(&mut e.b, 0.0);
+        for t in chunks * LANES..len {
+            scalar.store(&mut e.b, zero, base, (4 * t) as i32);
+        }
+    }
+}
