@@ -9,7 +9,7 @@
 
 use crate::binding::{plan, row, Plan, Sink, Source, Takeable};
 use crate::RuntimeError;
-use neurojit_compiler::ir::Graph;
+use neurojit_compiler::ir::{ArgKind, Graph};
 use neurojit_compiler::kernel::{Backend, Kernel};
 use neurojit_compiler::program::{Slot, TrainingPrograms};
 use smallvec::SmallVec;
@@ -81,9 +81,10 @@ pub(crate) struct Readable<'a> {
     pub grads: &'a [Vec<f32>],
     pub moments: &'a [Vec<f32>],
     pub scalars: &'a [f32],
-    pub input: &'a [f32],
+    /// Time-major inputs (slot 0: the network input; others: e.g. noise).
+    pub inputs: &'a [Vec<f32>],
     pub target: &'a [f32],
-    /// Rows of the time-major buffers (tape), and the row read.
+    /// Rows of the time-major buffers (tape, inputs), and the row read.
     pub steps: usize,
     pub t: usize,
 }
@@ -102,7 +103,7 @@ impl<'a> Readable<'a> {
                     Source::Grad(i) => self.grads.get(i).map(Vec::as_slice),
                     Source::Moment(i) => self.moments.get(i).map(Vec::as_slice),
                     Source::Scalar(i) => self.scalars.get(i..i + 1),
-                    Source::Input => Some(self.input),
+                    Source::Input(i) => self.inputs.get(i).map(|b| row(b, self.t, self.steps)),
                     Source::Target => Some(self.target),
                 };
                 found.ok_or(s)
@@ -190,7 +191,7 @@ pub struct Session {
     next_adjoint: Vec<Vec<f32>>,
     tape: Vec<Vec<f32>>,
     records: Vec<Vec<f32>>,
-    inputs: Vec<f32>,
+    inputs: Vec<Vec<f32>>,
     targets: Vec<f32>,
     predictions: Vec<f32>,
     last_loss: LossParts,
@@ -227,7 +228,7 @@ impl Session {
             next_adjoint: zeros(&p.states, 1),
             tape: zeros(&p.tape, steps),
             records: zeros(&p.records, steps),
-            inputs: vec![0.0; p.input.numel() * steps],
+            inputs: input_buffers(&programs, steps),
             targets: vec![0.0; p.target.numel() * steps],
             predictions: vec![0.0; p.prediction.numel() * steps],
             last_loss: LossParts::default(),
@@ -300,8 +301,26 @@ impl Session {
     pub fn set_data(&mut self, inputs: &[f32], targets: &[f32]) -> Result<(), RuntimeError> {
         let steps = self.steps;
         let batch = batch_of(&self.programs.input);
-        to_time_major(inputs, &mut self.inputs, batch, steps, "inputs")?;
+        to_time_major(inputs, &mut self.inputs[0], batch, steps, "inputs")?;
         to_time_major(targets, &mut self.targets, batch, steps, "targets")
+    }
+
+    /// Sets the extra input `slot` (1 and up, e.g. noise), batch-major.
+    pub fn set_extra_input(&mut self, slot: usize, values: &[f32]) -> Result<(), RuntimeError> {
+        let steps = self.steps;
+        let batch = batch_of(&self.programs.input);
+        let buffer = self.inputs.get_mut(slot).filter(|_| slot > 0).ok_or_else(|| {
+            RuntimeError::Unbound {
+                program: "forward",
+                what: format!("input #{slot}"),
+            }
+        })?;
+        to_time_major(values, buffer, batch, steps, "extra input")
+    }
+
+    /// Number of input slots (1 plus extra inputs such as noise).
+    pub fn input_count(&self) -> usize {
+        self.inputs.len()
     }
 
     /// Runs the network over all timesteps from zero state, storing the tape,
@@ -318,8 +337,10 @@ impl Session {
                 params: &self.params,
                 hoisted: &self.hoisted,
                 state: &self.state,
-                input: row(&self.inputs, t, self.steps),
+                inputs: &self.inputs,
                 target: row(&self.targets, t, self.steps),
+                steps: self.steps,
+                t,
                 ..Readable::default()
             };
             let writable = Writable {
@@ -377,7 +398,7 @@ impl Session {
                 hoisted: &self.hoisted,
                 tape: &self.tape,
                 adjoint: &self.adjoint,
-                input: row(&self.inputs, t, self.steps),
+                inputs: &self.inputs,
                 target: row(&self.targets, t, self.steps),
                 steps: self.steps,
                 t,
@@ -421,6 +442,21 @@ impl Session {
     pub fn final_state(&self) -> &[Vec<f32>] {
         &self.state
     }
+}
+
+/// One time-major buffer per input slot, shaped from the programs' `Input`
+/// arguments (slot 0 is the network input).
+fn input_buffers(programs: &TrainingPrograms, steps: usize) -> Vec<Vec<f32>> {
+    let mut sizes = vec![programs.input.numel()];
+    for graph in [&programs.forward, &programs.backward] {
+        for arg in graph.args().iter().filter(|a| a.kind == ArgKind::Input) {
+            if sizes.len() <= arg.slot {
+                sizes.resize(arg.slot + 1, 0);
+            }
+            sizes[arg.slot] = arg.shape.numel();
+        }
+    }
+    sizes.into_iter().map(|n| vec![0.0; n * steps]).collect()
 }
 
 fn row_mut(buffer: &mut [f32], t: usize, rows: usize) -> &mut [f32] {
