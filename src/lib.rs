@@ -13,3 +13,4 @@ pub mod loss;
 pub mod nn;
 pub mod optim;
 pub mod trace;
+pub mod spec;
