@@ -17,11 +17,18 @@ use crate::ir::{ArgKind, Graph, Op, Value};
 
 /// How a value depends on the graph's arguments.
 #[derive(Clone, Copy, Default)]
-struct Dependence {
+pub(crate) struct Dependence {
     /// Reads a parameter (or an already hoisted value).
-    on_params: bool,
+    pub on_params: bool,
     /// Reads an argument that changes from step to step.
-    on_time: bool,
+    pub on_time: bool,
+}
+
+impl Dependence {
+    /// Depends on parameters only: the prologue can compute it.
+    pub fn is_invariant(self) -> bool {
+        self.on_params && !self.on_time
+    }
 }
 
 /// The values to hoist out of `step`, in topological order.
@@ -50,7 +57,7 @@ pub(crate) fn hoisted_values(step: &Graph) -> Vec<Value> {
             | Op::Spike { .. }
             | Op::StopGradient(_) => false,
         };
-        if d.on_params && !d.on_time && !stays_in_step {
+        if d.is_invariant() && !stays_in_step {
             hoisted.push(v);
             continue;
         }
@@ -62,7 +69,8 @@ pub(crate) fn hoisted_values(step: &Graph) -> Vec<Value> {
     hoisted
 }
 
-fn dependence_of_each_value(graph: &Graph) -> Vec<Dependence> {
+/// The dependence of every value of `graph`, by index.
+pub(crate) fn dependence_of_each_value(graph: &Graph) -> Vec<Dependence> {
     let mut dependence = vec![Dependence::default(); graph.len()];
     for v in graph.values() {
         dependence[v.index()] = match graph.arg_of(v) {

@@ -11,6 +11,7 @@
 //! parameter-only loss with its gradient.
 
 mod extract;
+mod factor;
 mod hoist;
 mod min_cut;
 mod split;

@@ -7,13 +7,15 @@
 //!    of the step and the step's contribution to each parameter gradient.
 //!    Forward and backward outputs live in one graph, so the simplifier
 //!    shares work between them.
-//! 2. Simplify that graph (and the parameter-only loss with its gradient).
+//! 2. Simplify that graph (and the parameter-only loss with its gradient),
+//!    gathering the parameter-only factors of products (`factor`).
 //! 3. Hoist parameter-only values into the prologue (`hoist`).
 //! 4. Choose the tape (`tape`): the forward values the backward step reads.
 //! 5. Cut the graph into prologue, forward and backward programs, each
 //!    holding only the nodes it needs (`extract`).
 
 use super::extract::{extract, ArgSpec};
+use super::factor::factor_invariant_products;
 use super::hoist::hoisted_values;
 use super::tape::taped_values;
 use super::{find_arg, find_output, Slot, StepProgram, TrainingPrograms};
@@ -43,7 +45,7 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
     let traced = live_values(&step.step).len();
     let combined = with_backward_step(step)?;
     let with_gradients = live_values(&combined).len();
-    let combined = simplify(&combined);
+    let combined = simplify(&factor_invariant_products(&simplify(&combined)));
     let simplified = live_values(&combined).len();
     let prediction = step_output(&combined, OutKind::Prediction, "the prediction")?;
     let prediction = combined.shape(prediction).clone();
@@ -223,7 +225,8 @@ fn value_name(graph: &Graph, v: Value, kinds: &[ArgKind]) -> String {
         return arg.name.clone();
     }
     let describe = graph.describe(v);
-    let op = describe.split_whitespace().next().unwrap_or("value");
+    // The op's name: the first word, without `[attributes]`.
+    let op = describe.split([' ', '[']).next().unwrap_or("value");
     let mut reads = vec![false; graph.len()];
     reads[v.index()] = true;
     let mut names = Vec::new();

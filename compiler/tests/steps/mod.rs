@@ -360,6 +360,9 @@ pub fn train_once(
     }
 }
 
+/// The `Record` outputs of one step, as (slot, values).
+pub type Records = Vec<(usize, Vec<f32>)>;
+
 /// The unrolled loss of the traced step itself (no autodiff, no split),
 /// and the records of every step. `extra[t]` are read as `Input(1..)`.
 pub fn unrolled(
@@ -369,7 +372,7 @@ pub fn unrolled(
     xs: &[Vec<f32>],
     targets: &[Vec<f32>],
     extra: &[Vec<Vec<f32>>],
-) -> (f32, Vec<Vec<(usize, Vec<f32>)>>) {
+) -> (f32, Vec<Records>) {
     let mut loss = 0.0;
     let mut state = initial_state.to_vec();
     let mut records = Vec::new();

@@ -1,0 +1,130 @@
+//! Gathers the time-invariant factors of products so that hoisting can move
+//! them into the prologue.
+//!
+//! The chain rule multiplies an adjoint by one local factor per op. For a
+//! time constant that gives per-step chains like
+//! `-((((g * alpha) * -dt) * r) * r)` where only `g` changes with time. This
+//! pass flattens each such chain of `mul` and `neg` nodes (through operands
+//! that are themselves time-varying products used nowhere else) and
+//! regroups it as `(product of time-varying factors) * (product of the
+//! others)`, so the second product is parameter-only and gets hoisted:
+//! `g * -(alpha * -dt * r * r)`.
+//!
+//! A chain is regrouped only when that saves per-step work: at least two
+//! invariant or constant factors, or one together with a negation.
+//! Unlike the simplifier's rewrites this is not exact: reassociating a
+//! product changes its rounding by a few ulps.
+
+use super::hoist::{dependence_of_each_value, Dependence};
+use crate::ir::{BinaryOp, Graph, Op, UnaryOp, Value};
+
+/// `graph` with the invariant factors of time-varying products grouped;
+/// same arguments and outputs. Replaced nodes are left dead (callers
+/// extract or simplify afterwards).
+pub(crate) fn factor_invariant_products(graph: &Graph) -> Graph {
+    let dependence = dependence_of_each_value(graph);
+    let mut uses = vec![0usize; graph.len()];
+    for v in graph.values() {
+        for x in graph.op(v).operands() {
+            uses[x.index()] += 1;
+        }
+    }
+    for out in graph.outputs() {
+        uses[out.value.index()] += 1;
+    }
+    let is_varying_product = |v: Value| {
+        let product = matches!(
+            graph.op(v),
+            Op::Binary(BinaryOp::Mul, ..) | Op::Unary(UnaryOp::Neg, _)
+        );
+        product && dependence[v.index()].on_time
+    };
+
+    let mut factored = Graph::new();
+    factored.set_args(graph.args().to_vec());
+    let mut copy_of: Vec<Value> = Vec::with_capacity(graph.len());
+    for v in graph.values() {
+        let node = graph.node(v);
+        let copy = node.op.map_operands(|x| copy_of[x.index()]);
+        let mut new = factored.add_node(copy, node.shape.clone());
+        if is_varying_product(v) {
+            let chain = flatten(graph, v, &|x| is_varying_product(x) && uses[x.index()] == 1);
+            if let Some(grouped) = regroup(&mut factored, &chain, &dependence, &copy_of) {
+                new = grouped;
+            }
+        }
+        copy_of.push(new);
+    }
+    let outputs = graph
+        .outputs()
+        .iter()
+        .map(|o| {
+            let mut o = o.clone();
+            o.value = copy_of[o.value.index()];
+            o
+        })
+        .collect();
+    factored.set_outputs(outputs);
+    factored
+}
+
+/// The factors of a product chain and whether it is negated.
+struct Chain {
+    factors: Vec<Value>,
+    negated: bool,
+}
+
+/// Flattens the product rooted at `root`, descending into operands for
+/// which `inner` holds.
+fn flatten(graph: &Graph, root: Value, inner: &dyn Fn(Value) -> bool) -> Chain {
+    let mut chain = Chain {
+        factors: Vec::new(),
+        negated: false,
+    };
+    let mut pending = vec![root];
+    while let Some(v) = pending.pop() {
+        match *graph.op(v) {
+            Op::Unary(UnaryOp::Neg, x) if v == root || inner(v) => {
+                chain.negated = !chain.negated;
+                pending.push(x);
+            }
+            Op::Binary(BinaryOp::Mul, a, b) if v == root || inner(v) => {
+                pending.push(b);
+                pending.push(a);
+            }
+            _ => chain.factors.push(v),
+        }
+    }
+    chain
+}
+
+/// Builds `varying * invariant` for `chain` in `graph` (whose copies of the
+/// source values are `copy_of`), or `None` when that would not save work.
+fn regroup(
+    graph: &mut Graph,
+    chain: &Chain,
+    dependence: &[Dependence],
+    copy_of: &[Value],
+) -> Option<Value> {
+    let (varying, fixed): (Vec<Value>, Vec<Value>) = chain
+        .factors
+        .iter()
+        .partition(|f| dependence[f.index()].on_time);
+    let saves_work = fixed.len() >= 2 || (fixed.len() == 1 && chain.negated);
+    if varying.is_empty() || !saves_work {
+        return None;
+    }
+    let shape = graph.shape(copy_of[varying[0].index()]).clone();
+    let mut product = |factors: &[Value]| {
+        factors
+            .iter()
+            .map(|f| copy_of[f.index()])
+            .reduce(|acc, f| graph.add_node(Op::Binary(BinaryOp::Mul, acc, f), shape.clone()))
+    };
+    let varying = product(&varying)?;
+    let mut fixed = product(&fixed)?;
+    if chain.negated {
+        fixed = graph.add_node(Op::Unary(UnaryOp::Neg, fixed), shape.clone());
+    }
+    Some(graph.add_node(Op::Binary(BinaryOp::Mul, varying, fixed), shape))
+}
