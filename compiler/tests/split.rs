@@ -472,6 +472,15 @@ fn malformed_steps_are_errors_that_say_what_is_wrong() {
         "{err}"
     );
 
+    // A parameter the step reads but does not list.
+    let mut step = lif();
+    step.params.pop();
+    let err = compile_training(&step).unwrap_err().to_string();
+    assert!(
+        err.contains("1_LIF/threshold") && err.contains("missing"),
+        "{err}"
+    );
+
     // A loss that is not a scalar.
     let mut step = lif();
     let prediction = step

@@ -117,6 +117,7 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
 /// state gets a `StateAdjoint` output (zero if the step does not read it).
 fn with_backward_step(step: &StepProgram) -> Result<Graph, GraphError> {
     let mut g = step.step.clone();
+    expect_listed(&g, &step.params, &step.states)?;
     step_output(&g, OutKind::Prediction, "the prediction")?;
     let loss = step_output(&g, OutKind::Loss, "the step's loss")?;
     expect_shape(&g, "the step's loss", loss, &Shape::scalar())?;
@@ -152,6 +153,24 @@ fn with_backward_step(step: &StepProgram) -> Result<Graph, GraphError> {
     Ok(g)
 }
 
+/// Every parameter and state a graph reads must have a slot, or its
+/// gradient (or adjoint) would be silently dropped.
+fn expect_listed(g: &Graph, params: &[Slot], states: &[Slot]) -> Result<(), GraphError> {
+    for arg in g.args() {
+        let (listed, what) = match arg.kind {
+            ArgKind::Param => (params, "parameter"),
+            ArgKind::State => (states, "state"),
+            _ => continue,
+        };
+        if !listed.iter().any(|s| s.slot == arg.slot) {
+            return Err(GraphError::Missing {
+                what: format!("the slot of {what} `{}` (slot {})", arg.name, arg.slot),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The parameter-only loss with its gradient: outputs `Loss(0)` and
 /// `ParamGrad(p)` (accumulated), simplified. A graph without outputs means
 /// there is no parameter-only loss.
@@ -160,6 +179,7 @@ fn with_param_gradients(param_loss: &Graph, params: &[Slot]) -> Result<Graph, Gr
         return Ok(Graph::new());
     }
     let mut g = param_loss.clone();
+    expect_listed(&g, params, &[])?;
     let loss = step_output(&g, OutKind::Loss, "the parameter-only loss")?;
     expect_shape(&g, "the parameter-only loss", loss, &Shape::scalar())?;
     let loss_output = g.outputs()[find_output(&g, OutKind::Loss, 0).unwrap_or(0)].clone();
