@@ -14,3 +14,4 @@ pub mod nn;
 pub mod optim;
 pub mod trace;
 pub mod spec;
+pub mod data;
