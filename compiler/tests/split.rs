@@ -398,6 +398,12 @@ fn split_programs_compute_what_the_step_and_its_gradient_compute() {
                 None if o.kind == OutKind::ParamGrad => vec![0.0; expected.len()],
                 None => panic!("case {c}: no {:?} {} output", o.kind, o.slot),
             };
+            // Forward values are computed exactly as traced (spikes depend
+            // on their rounding); gradients may be reassociated.
+            let exact = !matches!(o.kind, OutKind::StateAdjoint | OutKind::ParamGrad);
+            if exact {
+                assert_eq!(&got, expected, "case {c}: {:?} {}", o.kind, o.name);
+            }
             let scale = expected.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
             for (j, (g, e)) in got.iter().zip(expected).enumerate() {
                 assert!(

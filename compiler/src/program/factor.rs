@@ -13,10 +13,12 @@
 //! A chain is regrouped only when that saves per-step work: at least two
 //! invariant or constant factors, or one together with a negation.
 //! Unlike the simplifier's rewrites this is not exact: reassociating a
-//! product changes its rounding by a few ulps.
+//! product changes its rounding by a few ulps. So only gradient chains are
+//! regrouped; values the forward outputs need are left as traced, since
+//! their rounding decides spikes.
 
 use super::hoist::{dependence_of_each_value, Dependence};
-use crate::ir::{BinaryOp, Graph, Op, UnaryOp, Value};
+use crate::ir::{BinaryOp, Graph, Op, OutKind, UnaryOp, Value};
 
 /// `graph` with the invariant factors of time-varying products grouped;
 /// same arguments and outputs. Replaced nodes are left dead (callers
@@ -32,12 +34,13 @@ pub(crate) fn factor_invariant_products(graph: &Graph) -> Graph {
     for out in graph.outputs() {
         uses[out.value.index()] += 1;
     }
+    let forward = needed_by_forward(graph);
     let is_varying_product = |v: Value| {
         let product = matches!(
             graph.op(v),
             Op::Binary(BinaryOp::Mul, ..) | Op::Unary(UnaryOp::Neg, _)
         );
-        product && dependence[v.index()].on_time
+        product && dependence[v.index()].on_time && !forward[v.index()]
     };
 
     let mut factored = Graph::new();
@@ -66,6 +69,25 @@ pub(crate) fn factor_invariant_products(graph: &Graph) -> Graph {
         .collect();
     factored.set_outputs(outputs);
     factored
+}
+
+/// `needed[v]`: an output other than a gradient (`StateAdjoint`,
+/// `ParamGrad`) reads `v`.
+fn needed_by_forward(graph: &Graph) -> Vec<bool> {
+    let mut needed = vec![false; graph.len()];
+    for out in graph.outputs() {
+        if !matches!(out.kind, OutKind::StateAdjoint | OutKind::ParamGrad) {
+            needed[out.value.index()] = true;
+        }
+    }
+    for v in graph.values().rev() {
+        if needed[v.index()] {
+            for x in graph.op(v).operands() {
+                needed[x.index()] = true;
+            }
+        }
+    }
+    needed
 }
 
 /// The factors of a product chain and whether it is negated.

@@ -38,9 +38,16 @@ pub struct PassStats {
 /// Differentiates, simplifies and splits `step` into the programs the
 /// runtime executes (see [`TrainingPrograms`] for their signatures).
 ///
+/// The forward program computes exactly the traced values (the simplifier
+/// is exact). The backward program outputs `StateAdjoint(s)` for every
+/// state and `ParamGrad(p)` (accumulated) for every parameter the step's
+/// loss or states depend on; a parameter with no `ParamGrad` output gets
+/// zero from every step.
+///
 /// Errors name what is missing or mis-shaped: the step must have a scalar
 /// `Loss(0)`, a `Prediction(0)`, and a `State(s)` output shaped like each
-/// state slot; arguments must have the shapes of their slots.
+/// state slot; every parameter and state it reads must be listed, with the
+/// shape of its slot.
 pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphError> {
     let traced = live_values(&step.step).len();
     let combined = with_backward_step(step)?;
