@@ -55,6 +55,8 @@ pub(crate) struct ElementContext<'a> {
     pub values: &'a [Option<Lowered>],
     /// Which values this loop computes (rather than reads from memory).
     pub inline: &'a [bool],
+    /// The value of each constant (splat) the loop reads, by value index.
+    pub constants: &'a [Option<f32>],
 }
 
 impl ElementContext<'_> {
@@ -69,6 +71,20 @@ impl ElementContext<'_> {
 
     fn float(&self, b: &mut FunctionBuilder, v: Value) -> Result<ClifValue, CompileError> {
         Ok(self.get(v)?.float(self.simd, b))
+    }
+
+    /// `x / y`, as `x * (1 / y)` when `y` is a constant power of two (then
+    /// both round the same exact quotient: bit-identical, and a multiply
+    /// costs a fraction of a divide).
+    fn divide(&self, b: &mut FunctionBuilder, x: Value, y: Value) -> Result<ClifValue, CompileError> {
+        let s = self.simd;
+        let numerator = self.float(b, x)?;
+        if let Some(reciprocal) = self.constants[y.index()].and_then(exact_reciprocal) {
+            let r = s.constant(b, reciprocal);
+            return Ok(s.mul(b, numerator, r));
+        }
+        let denominator = self.float(b, y)?;
+        Ok(s.div(b, numerator, denominator))
     }
 
     /// `(x, y)` when `v` is a product computed in this loop and contraction
@@ -126,8 +142,9 @@ pub(crate) fn lower(
             max,
             ..
         } => {
+            let ratio = cx.divide(b, membrane, threshold)?;
             let (x, th) = (float(b, membrane)?, float(b, threshold)?);
-            Lowered::Float(spike(s, b, x, th, max.get()))
+            Lowered::Float(spike(s, b, x, th, ratio, max.get()))
         }
         Op::StopGradient(a) => cx.get(a)?,
         Op::Constant(_)
@@ -162,11 +179,15 @@ fn lower_binary(
             }
         }
     }
+    if op == BinaryOp::Div {
+        return cx.divide(b, x, y);
+    }
     let (a, c) = (cx.float(b, x)?, cx.float(b, y)?);
     Ok(match op {
         BinaryOp::Add => s.add(b, a, c),
         BinaryOp::Sub => s.sub(b, a, c),
         BinaryOp::Mul => s.mul(b, a, c),
+        // Divisions return above; this arm keeps the match exhaustive.
         BinaryOp::Div => s.div(b, a, c),
         BinaryOp::Max => s.max(b, a, c),
         BinaryOp::Min => s.min(b, a, c),
@@ -188,8 +209,15 @@ fn float_cc(op: CompareOp) -> FloatCC {
 /// `interp::spike_count` lane by lane:
 /// `v >= th ? min(max(floor(v / th), 0), max) : 0`, where `max(q, 0)` maps
 /// NaN to 0 like `f32::max`, and a NaN `max` leaves `q` as `f32::min` does.
-fn spike(s: Simd, b: &mut FunctionBuilder, v: ClifValue, th: ClifValue, max: f32) -> ClifValue {
-    let ratio = s.div(b, v, th);
+/// `ratio` is `v / th`.
+fn spike(
+    s: Simd,
+    b: &mut FunctionBuilder,
+    v: ClifValue,
+    th: ClifValue,
+    ratio: ClifValue,
+    max: f32,
+) -> ClifValue {
     let q = math::floor(s, b, ratio);
     let zero = s.constant(b, 0.0);
     let positive = s.compare(b, FloatCC::GreaterThan, q, zero);
@@ -201,4 +229,31 @@ fn spike(s: Simd, b: &mut FunctionBuilder, v: ClifValue, th: ClifValue, max: f32
     }
     let fires = s.compare(b, FloatCC::GreaterThanOrEqual, v, th);
     s.keep(b, fires, q)
+}
+
+/// `1 / c` when `c` is a power of two whose reciprocal is a normal float
+/// (so `x * (1 / c)` rounds exactly like `x / c`).
+fn exact_reciprocal(c: f32) -> Option<f32> {
+    let r = 1.0 / c;
+    let power_of_two = |x: f32| x.is_normal() && x.to_bits() & 0x007f_ffff == 0;
+    (power_of_two(c) && power_of_two(r)).then_some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_reciprocal;
+
+    #[test]
+    fn only_powers_of_two_have_exact_reciprocals() {
+        assert_eq!(exact_reciprocal(1.0), Some(1.0));
+        assert_eq!(exact_reciprocal(-0.25), Some(-4.0));
+        assert_eq!(exact_reciprocal(3.0), None);
+        assert_eq!(exact_reciprocal(0.0), None);
+        assert_eq!(exact_reciprocal(f32::INFINITY), None);
+        assert_eq!(exact_reciprocal(f32::MIN_POSITIVE), Some(2f32.powi(126)));
+        // 2^127 has no normal reciprocal; subnormals are not normal.
+        assert_eq!(exact_reciprocal(2f32.powi(127)), None);
+        assert_eq!(exact_reciprocal(f32::MIN_POSITIVE / 2.0), None);
+        assert_eq!(exact_reciprocal(f32::NAN), None);
+    }
 }

@@ -71,6 +71,8 @@ struct Plan {
     /// Elementwise members computed at each position, in order.
     members: Vec<Value>,
     inline: Vec<bool>,
+    /// Constant leaves by value index, for the rules' strength reductions.
+    constants: Vec<Option<f32>>,
     leaves: Vec<Leaf>,
     stores: Vec<StorePlan>,
     reduces: Vec<ReducePlan>,
@@ -128,6 +130,12 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         leaves.push(Leaf { value: v, source });
     }
 
+    let mut constants = vec![None; graph.len()];
+    for leaf in &leaves {
+        if let Source::Splat(c) = leaf.source {
+            constants[leaf.value.index()] = Some(c);
+        }
+    }
     let contiguous = broadcast_strides(domain, domain);
     let mut stores = Vec::new();
     for s in &l.stores {
@@ -166,6 +174,7 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
             .filter(|m| inline[m.index()])
             .collect(),
         inline,
+        constants,
         leaves,
         stores,
         reduces,
@@ -450,6 +459,7 @@ fn emit_position(
             contract_fma: e.options.contract_fma,
             values: &values,
             inline: &plan.inline,
+            constants: &plan.constants,
         };
         let x = lower(&cx, &mut e.b, m)?;
         values[m.index()] = Some(x);

@@ -1,0 +1,644 @@
+//! The JIT against the interpreter on hand-written graphs covering every op,
+//! the broadcast patterns the front end produces, reductions over every
+//! axis, all matmul transposes and methods, accumulating outputs and shapes
+//! that are not multiples of the vector width.
+//!
+//! Tolerances (see `jit/mod.rs`): elementwise ops other than exp/log, and
+//! reductions over non-innermost axes, must match bit for bit (±0 and NaN
+//! payloads aside); exp/log within 2.5e-7 relative; innermost-axis sums and
+//! GEMM/accumulated matmuls within 1e-5 of the magnitude of the terms.
+
+use neurojit_compiler::interp::Interpreter;
+use neurojit_compiler::ir::{ArgKind, CompareOp, Graph, OutKind, Output, Shape, Value};
+use neurojit_compiler::jit::{Jit, JitOptions};
+use neurojit_compiler::kernel::{Backend, CompileError, KernelError};
+
+/// How closely an output must match.
+#[derive(Clone, Copy, Debug)]
+enum Tol {
+    /// Same value (`+0.0 == -0.0`, any NaN equals any NaN).
+    Exact,
+    /// `|jit - interp| <= eps * scale`, `scale` = max(1, |interp|).
+    Rel(f32),
+}
+
+/// Deterministic data: a xorshift generator mapped to [lo, hi).
+struct Data(u64);
+
+impl Data {
+    fn new(seed: u64) -> Data {
+        Data(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        (0..n).map(|_| lo + (hi - lo) * self.next()).collect()
+    }
+}
+
+fn same(a: f32, b: f32) -> bool {
+    a == b || (a.is_nan() && b.is_nan())
+}
+
+/// Runs `graph` through both backends (outputs pre-filled with the same
+/// nonzero values, so accumulation is tested) and compares each output.
+fn compare_with(graph: &Graph, args: &[Vec<f32>], tols: &[Tol], jit: &Jit) {
+    let arg_refs: Vec<&[f32]> = args.iter().map(|a| a.as_slice()).collect();
+    let fill = |o: &Output, i: usize| -> Vec<f32> {
+        (0..graph.shape(o.value).numel())
+            .map(|j| 0.25 * ((i + j) % 5) as f32 - 0.5)
+            .collect()
+    };
+    let run = |backend: &dyn Backend| -> Vec<Vec<f32>> {
+        let kernel = backend.compile(graph).expect("compiles");
+        let mut outs: Vec<Vec<f32>> = graph
+            .outputs()
+            .iter()
+            .enumerate()
+            .map(|(i, o)| fill(o, i))
+            .collect();
+        let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        kernel.run(&arg_refs, &mut views).expect("runs");
+        outs
+    };
+    let expected = run(&Interpreter);
+    let got = run(jit);
+    for (i, out) in graph.outputs().iter().enumerate() {
+        let tol = tols[i.min(tols.len() - 1)];
+        for (j, (&g, &e)) in got[i].iter().zip(&expected[i]).enumerate() {
+            let ok = match tol {
+                Tol::Exact => same(g, e),
+                Tol::Rel(eps) => {
+                    same(g, e) || (g - e).abs() <= eps * e.abs().max(1.0)
+                }
+            };
+            assert!(
+                ok,
+                "output `{}` element {j}: jit {g:e} interp {e:e} ({tol:?})\n{graph}",
+                out.name
+            );
+        }
+    }
+}
+
+fn compare(graph: &Graph, args: &[Vec<f32>], tols: &[Tol]) {
+    compare_with(graph, args, tols, &Jit::new());
+}
+
+/// The option sets every hand-written graph is also run under.
+fn option_variants() -> Vec<JitOptions> {
+    let base = JitOptions::default();
+    vec![
+        base,
+        JitOptions {
+            native_floor: false,
+            allow_fma: false,
+            ..base
+        },
+        JitOptions {
+            small_matmul: 0,
+            sparse_spikes: false,
+            ..base
+        },
+        JitOptions {
+            small_matmul: usize::MAX,
+            ..base
+        },
+    ]
+}
+
+fn compare_all_options(graph: &Graph, args: &[Vec<f32>], tols: &[Tol]) {
+    for options in option_variants() {
+        compare_with(graph, args, tols, &Jit::with_options(options));
+    }
+}
+
+fn input(g: &mut Graph, slot: usize, dims: &[usize]) -> Value {
+    g.arg(ArgKind::Input, slot, &format!("x{slot}"), Shape::new(dims))
+}
+
+fn record(g: &mut Graph, value: Value) {
+    let slot = g.outputs().len();
+    g.output(OutKind::Record, slot, &format!("r{slot}"), value);
+}
+
+/// Special values every elementwise op meets.
+fn with_specials(mut v: Vec<f32>) -> Vec<f32> {
+    let specials = [
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-40,
+        -1e-40,
+        88.8,
+        -104.5,
+        1.0,
+        -2.5,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+    ];
+    let n = v.len();
+    for (i, s) in specials.iter().enumerate() {
+        if i < n {
+            v[i * 3 % n] = *s;
+        }
+    }
+    v
+}
+
+#[test]
+fn jit_unary_ops_match_on_odd_lengths() {
+    for dims in [&[1][..], &[3], &[7], &[3, 5], &[2, 3, 9], &[64]] {
+        let mut g = Graph::new();
+        let x = input(&mut g, 0, dims);
+        let ops = [g.neg(x), g.recip(x), g.sqrt(x), g.abs(x), g.floor(x)];
+        for op in ops {
+            record(&mut g, op);
+        }
+        let e = g.exp(x);
+        let l = g.log(x);
+        record(&mut g, e);
+        record(&mut g, l);
+        let n: usize = dims.iter().product();
+        let data = with_specials(Data::new(n as u64).vec(n, -30.0, 30.0));
+        let tols = [Tol::Exact, Tol::Exact, Tol::Exact, Tol::Exact, Tol::Exact, Tol::Rel(2.5e-7)];
+        compare_all_options(&g, &[data], &tols);
+    }
+}
+
+#[test]
+fn jit_binary_compare_and_select_match_with_nans() {
+    let dims = [5, 7];
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &dims);
+    let y = input(&mut g, 1, &dims);
+    let ops = [
+        g.add(x, y).unwrap(),
+        g.sub(x, y).unwrap(),
+        g.mul(x, y).unwrap(),
+        g.div(x, y).unwrap(),
+        g.max(x, y).unwrap(),
+        g.min(x, y).unwrap(),
+    ];
+    for op in ops {
+        record(&mut g, op);
+    }
+    for c in [
+        CompareOp::Lt,
+        CompareOp::Le,
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Eq,
+        CompareOp::Ne,
+    ] {
+        let m = g.compare(c, x, y).unwrap();
+        record(&mut g, m);
+        // A compare used as a select condition and as numbers.
+        let s = g.select(m, x, y).unwrap();
+        record(&mut g, s);
+        let scaled = g.mul(m, x).unwrap();
+        record(&mut g, scaled);
+    }
+    // select on a numeric condition (NaN counts as true).
+    let sel = g.select(x, y, x).unwrap();
+    record(&mut g, sel);
+    let mut d = Data::new(1);
+    let mut a = with_specials(d.vec(35, -3.0, 3.0));
+    let mut b = d.vec(35, -3.0, 3.0);
+    // Some equal pairs so Eq/Le/Ge see ties.
+    for i in (0..35).step_by(4) {
+        b[i] = a[i];
+    }
+    a[34] = f32::NAN;
+    b[33] = f32::NAN;
+    compare_all_options(&g, &[a, b], &[Tol::Exact]);
+}
+
+#[test]
+fn jit_spike_counts_multiple_spikes_caps_and_thresholds() {
+    let mut g = Graph::new();
+    let v = input(&mut g, 0, &[3, 11]);
+    let th = input(&mut g, 1, &[11]);
+    let scalar_th = g.scalar(0.75);
+    let s1 = g.spike(v, th, 0.5, 3.0).unwrap();
+    let s2 = g.spike(v, scalar_th, 0.5, f32::INFINITY).unwrap();
+    let s3 = g.spike(v, scalar_th, 0.5, f32::NAN).unwrap();
+    let neg_th = g.scalar(-1.0);
+    let s4 = g.spike(v, neg_th, 0.5, 2.0).unwrap();
+    for s in [s1, s2, s3, s4] {
+        record(&mut g, s);
+    }
+    let mut d = Data::new(2);
+    let mut vv = with_specials(d.vec(33, -2.0, 9.0));
+    // Exactly on multiples of the threshold.
+    vv[1] = 0.75;
+    vv[2] = 1.5;
+    vv[4] = 2.25;
+    let thv = d.vec(11, 0.3, 2.0);
+    compare_all_options(&g, &[vv, thv], &[Tol::Exact]);
+}
+
+#[test]
+fn jit_broadcast_patterns_match() {
+    let (b, n, k) = (3, 5, 6);
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[b, n]);
+    let row = input(&mut g, 1, &[n]);
+    let col = input(&mut g, 2, &[n, 1]);
+    let x3 = input(&mut g, 3, &[b, n, k]);
+    let colb = input(&mut g, 4, &[b, 1]);
+    let s = input(&mut g, 5, &[]);
+    // (N,) -> (B,N)
+    let a = g.add(x, row).unwrap();
+    record(&mut g, a);
+    // (N,1) -> (B,N,k)
+    let c = g.mul(x3, col).unwrap();
+    record(&mut g, c);
+    // (B,1) -> (B,N)
+    let d = g.sub(x, colb).unwrap();
+    record(&mut g, d);
+    // scalar -> anything (argument and constant)
+    let e = g.mul(x3, s).unwrap();
+    record(&mut g, e);
+    let two = g.scalar(2.0);
+    let f = g.div(x, two).unwrap();
+    record(&mut g, f);
+    // Broadcasts as outputs of their own and of broadcasts of broadcasts.
+    let wide = g.broadcast_to(row, &Shape::from([b, n])).unwrap();
+    record(&mut g, wide);
+    let wider = g.broadcast_to(wide, &Shape::from([2, b, n])).unwrap();
+    record(&mut g, wider);
+    let constant_out = g.constant(1.5, Shape::from([7]));
+    record(&mut g, constant_out);
+    // A broadcast of a computed (fused) value.
+    let ex = g.exp(row);
+    let exb = g.mul(x, ex).unwrap();
+    record(&mut g, exb);
+    let mut dd = Data::new(3);
+    let args = vec![
+        dd.vec(b * n, -1.0, 1.0),
+        dd.vec(n, -1.0, 1.0),
+        dd.vec(n, -1.0, 1.0),
+        dd.vec(b * n * k, -1.0, 1.0),
+        dd.vec(b, -1.0, 1.0),
+        vec![0.3],
+    ];
+    let tols = [
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Rel(2.5e-7),
+    ];
+    compare_all_options(&g, &args, &tols);
+}
+
+#[test]
+fn jit_reduce_sum_over_every_axis_of_3d_tensors() {
+    for dims in [[2, 3, 4], [3, 5, 7], [4, 1, 9], [1, 6, 2], [5, 4, 17]] {
+        let mut g = Graph::new();
+        let x = input(&mut g, 0, &dims);
+        let sq = g.mul(x, x).unwrap();
+        for axis in 0..3 {
+            // Of an argument and of a fused expression.
+            let r = g.reduce_sum(x, axis).unwrap();
+            record(&mut g, r);
+            let r2 = g.reduce_sum(sq, axis).unwrap();
+            record(&mut g, r2);
+        }
+        let total = g.sum_all(sq);
+        record(&mut g, total);
+        let mean = g.mean_all(x);
+        record(&mut g, mean);
+        let n: usize = dims.iter().product();
+        let data = Data::new(n as u64).vec(n, -2.0, 2.0);
+        // Non-innermost axes are exact; the innermost axis and totals sum in
+        // vector lanes.
+        let tols = [
+            Tol::Exact,
+            Tol::Exact,
+            Tol::Exact,
+            Tol::Exact,
+            Tol::Rel(1e-5),
+            Tol::Rel(1e-5),
+            Tol::Rel(1e-5),
+        ];
+        compare_all_options(&g, &[data], &tols);
+    }
+}
+
+#[test]
+fn jit_matmul_all_transposes_and_odd_sizes() {
+    for (m, k, n) in [(1, 1, 1), (3, 5, 7), (1, 3, 2), (17, 9, 13), (40, 33, 37), (2, 64, 5)] {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut g = Graph::new();
+            let a_dims = if ta { [k, m] } else { [m, k] };
+            let b_dims = if tb { [n, k] } else { [k, n] };
+            let a = input(&mut g, 0, &a_dims);
+            let b = input(&mut g, 1, &b_dims);
+            let c = g.matmul_transposed(a, b, ta, tb).unwrap();
+            record(&mut g, c);
+            // The product feeding elementwise work, and an accumulating output.
+            let r = g.exp(c);
+            let r = g.neg(r);
+            record(&mut g, r);
+            g.push_output(Output {
+                kind: OutKind::ParamGrad,
+                slot: 0,
+                name: "grad".into(),
+                value: c,
+                accumulate: true,
+            });
+            let mut d = Data::new((m * 100 + k * 10 + n) as u64);
+            let args = vec![d.vec(m * k, -1.0, 1.0), d.vec(k * n, -1.0, 1.0)];
+            let scale = (k as f32).sqrt();
+            compare_all_options(&g, &args, &[Tol::Rel(2e-6 * scale), Tol::Rel(4e-6 * scale)]);
+        }
+    }
+}
+
+#[test]
+fn jit_sparse_spike_matmul_matches() {
+    let (b, n_in, n_out) = (6, 19, 11);
+    for ta in [false, true] {
+        let mut g = Graph::new();
+        let v_dims = if ta { [n_in, b] } else { [b, n_in] };
+        let v = input(&mut g, 0, &v_dims);
+        let w = input(&mut g, 1, &[n_in, n_out]);
+        let one = g.scalar(1.0);
+        let s = g.spike(v, one, 0.5, 4.0).unwrap();
+        let y = g.matmul_transposed(s, w, ta, false).unwrap();
+        record(&mut g, y);
+        record(&mut g, s);
+        let mut d = Data::new(7);
+        // About one in four entries spikes, some several times.
+        let vv: Vec<f32> = d
+            .vec(b * n_in, -1.0, 1.0)
+            .into_iter()
+            .map(|x| if x > 0.5 { 8.0 * x } else { x })
+            .collect();
+        let args = vec![vv, d.vec(n_in * n_out, -1.0, 1.0)];
+        compare_all_options(&g, &args, &[Tol::Rel(1e-5), Tol::Exact]);
+    }
+}
+
+#[test]
+fn jit_accumulating_outputs_add_into_buffers() {
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[3, 7]);
+    let y = input(&mut g, 1, &[3, 7]);
+    let p = g.mul(x, y).unwrap();
+    let r0 = g.reduce_sum(p, 0).unwrap();
+    let r1 = g.reduce_sum(p, 1).unwrap();
+    for (i, v) in [p, r0, r1, x].into_iter().enumerate() {
+        g.push_output(Output {
+            kind: OutKind::ParamGrad,
+            slot: i,
+            name: format!("acc{i}"),
+            value: v,
+            accumulate: true,
+        });
+    }
+    // The same value also as a plain output.
+    record(&mut g, p);
+    let mut d = Data::new(11);
+    let args = vec![d.vec(21, -1.0, 1.0), d.vec(21, -1.0, 1.0)];
+    compare_all_options(
+        &g,
+        &args,
+        &[Tol::Exact, Tol::Exact, Tol::Rel(1e-6), Tol::Exact, Tol::Exact],
+    );
+}
+
+#[test]
+fn jit_reshape_stop_gradient_and_passthrough() {
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[2, 6]);
+    let r = g.reshape(x, &Shape::from([3, 4])).unwrap();
+    let e = g.abs(r);
+    record(&mut g, e);
+    // A reshape of a computed value, read by a matmul.
+    let sq = g.mul(x, x).unwrap();
+    let sq_r = g.reshape(sq, &Shape::from([4, 3])).unwrap();
+    let w = input(&mut g, 1, &[3, 2]);
+    let m = g.matmul(sq_r, w).unwrap();
+    record(&mut g, m);
+    // A reshape of a broadcast (must be materialised).
+    let row = input(&mut g, 2, &[6]);
+    let wide = g.broadcast_to(row, &Shape::from([2, 6])).unwrap();
+    let flat = g.reshape(wide, &Shape::from([12])).unwrap();
+    let flat2 = g.add(flat, flat).unwrap();
+    record(&mut g, flat2);
+    let sg = g.stop_gradient(x);
+    record(&mut g, sg);
+    record(&mut g, x);
+    record(&mut g, r);
+    let mut d = Data::new(5);
+    let args = vec![d.vec(12, -1.0, 1.0), d.vec(6, -1.0, 1.0), d.vec(6, -1.0, 1.0)];
+    compare_all_options(
+        &g,
+        &args,
+        &[Tol::Exact, Tol::Rel(1e-6), Tol::Exact],
+    );
+}
+
+#[test]
+fn jit_lif_step_with_matmuls_matches() {
+    // A two-layer LIF step like the front end traces it.
+    let (b, n_in, n_h, n_out) = (4, 7, 10, 3);
+    let mut g = Graph::new();
+    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([b, n_in]));
+    let w1 = g.arg(ArgKind::Param, 0, "w1", Shape::from([n_in, n_h]));
+    let w2 = g.arg(ArgKind::Param, 1, "w2", Shape::from([n_h, n_out]));
+    let tau = g.arg(ArgKind::Param, 2, "tau", Shape::from([n_h]));
+    let isyn = g.arg(ArgKind::State, 0, "isyn", Shape::from([b, n_h]));
+    let vmem = g.arg(ArgKind::State, 1, "vmem", Shape::from([b, n_h]));
+    let dt = g.scalar(-1e-3);
+    let ratio = g.div(dt, tau).unwrap();
+    let decay = g.exp(ratio);
+    let decayed = g.mul(isyn, decay).unwrap();
+    let input_current = g.matmul(x, w1).unwrap();
+    let isyn2 = g.add(decayed, input_current).unwrap();
+    let vdec = g.mul(vmem, decay).unwrap();
+    let v2 = g.add(vdec, isyn2).unwrap();
+    let th = g.scalar(1.0);
+    let s = g.spike(v2, th, 0.5, 31.0).unwrap();
+    let reset = g.mul(s, th).unwrap();
+    let v3 = g.sub(v2, reset).unwrap();
+    let y = g.matmul(s, w2).unwrap();
+    let t = g.arg(ArgKind::Target, 0, "t", Shape::from([b, n_out]));
+    let err = g.sub(y, t).unwrap();
+    let sq = g.mul(err, err).unwrap();
+    let loss = g.mean_all(sq);
+    g.output(OutKind::State, 0, "isyn", isyn2);
+    g.output(OutKind::State, 1, "vmem", v3);
+    g.output(OutKind::Prediction, 0, "y", y);
+    g.output(OutKind::Loss, 0, "loss", loss);
+    g.output(OutKind::Tape, 0, "s", s);
+    let mut d = Data::new(13);
+    let args = vec![
+        d.vec(b * n_in, 0.0, 2.0),
+        d.vec(n_in * n_h, -0.5, 1.5),
+        d.vec(n_h * n_out, -1.0, 1.0),
+        d.vec(n_h, 0.01, 0.05),
+        d.vec(b * n_h, -1.0, 1.0),
+        d.vec(b * n_h, -1.0, 2.0),
+        d.vec(b * n_out, -1.0, 1.0),
+    ];
+    // The decay goes through exp, so values near threshold may differ in
+    // the last bit; spikes here are far from thresholds.
+    compare_all_options(
+        &g,
+        &args,
+        &[Tol::Rel(1e-6), Tol::Rel(1e-6), Tol::Rel(1e-5), Tol::Rel(1e-5), Tol::Exact],
+    );
+}
+
+#[test]
+fn jit_zero_sized_tensors() {
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[3, 0]);
+    let e = g.exp(x);
+    record(&mut g, e);
+    let r = g.reduce_sum(x, 1).unwrap();
+    record(&mut g, r);
+    let w = input(&mut g, 1, &[0, 2]);
+    let m = g.matmul(x, w).unwrap();
+    record(&mut g, m);
+    compare_all_options(&g, &[vec![], vec![]], &[Tol::Exact]);
+}
+
+#[test]
+fn jit_wrong_buffers_are_rejected() {
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[4]);
+    let y = g.exp(x);
+    record(&mut g, y);
+    let kernel = Jit::new().compile(&g).unwrap();
+    let mut out = vec![0.0; 4];
+    let err = kernel.run(&[&[1.0, 2.0, 3.0]], &mut [&mut out]).unwrap_err();
+    assert!(matches!(err, KernelError::BufferLength { expected: 4, got: 3, .. }), "{err}");
+    let mut short = vec![0.0; 5];
+    let err = kernel.run(&[&[1.0; 4]], &mut [&mut short]).unwrap_err();
+    assert!(matches!(err, KernelError::BufferLength { .. }), "{err}");
+    assert!(matches!(
+        kernel.run(&[], &mut [&mut out]),
+        Err(KernelError::ArgCount { .. })
+    ));
+}
+
+#[test]
+fn jit_tensors_beyond_32_bit_offsets_are_unsupported() {
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[1]);
+    let huge = g.broadcast_to(x, &Shape::from([1 << 16, 1 << 15])).unwrap();
+    let y = g.exp(huge);
+    record(&mut g, y);
+    match Jit::new().compile(&g) {
+        Err(CompileError::Unsupported { backend, op }) => {
+            assert_eq!(backend, "jit");
+            assert!(op.contains("broadcast") || op.contains("exp"), "{op}");
+        }
+        Err(other) => panic!("expected Unsupported, got {other}"),
+        Ok(_) => panic!("expected Unsupported, got a kernel"),
+    }
+}
+
+#[test]
+fn jit_identical_graphs_share_compiled_code() {
+    let build = |name: &str| {
+        let mut g = Graph::new();
+        let x = g.arg(ArgKind::Input, 0, name, Shape::from([2, 9]));
+        let y = g.exp(x);
+        let z = g.mul(y, x).unwrap();
+        g.output(OutKind::Record, 0, name, z);
+        g
+    };
+    let jit = Jit::new();
+    let a = jit.compile_kernel(&build("a")).unwrap();
+    let b = jit.clone().compile_kernel(&build("b")).unwrap();
+    assert_eq!(a.code_address(), b.code_address());
+    assert_eq!(jit.cache_stats().compiled, 1);
+    assert_eq!(jit.cache_stats().reused, 1);
+    // A different shape compiles anew.
+    let mut g = Graph::new();
+    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([3, 9]));
+    let y = g.exp(x);
+    g.output(OutKind::Record, 0, "y", y);
+    let c = jit.compile_kernel(&g).unwrap();
+    assert_ne!(a.code_address(), c.code_address());
+    assert_eq!(jit.cache_stats().compiled, 2);
+}
+
+#[test]
+fn jit_kernels_run_concurrently_from_threads() {
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[33]);
+    let w = input(&mut g, 1, &[33, 5]);
+    let e = g.exp(x);
+    let y = g.mul(e, x).unwrap();
+    let row = g.reshape(y, &Shape::from([1, 33])).unwrap();
+    let m = g.matmul(row, w).unwrap();
+    record(&mut g, m);
+    let kernel = std::sync::Arc::new(Jit::new().compile(&g).unwrap());
+    let mut d = Data::new(17);
+    let xs = d.vec(33, -1.0, 1.0);
+    let ws = d.vec(33 * 5, -1.0, 1.0);
+    let mut reference = vec![0.0; 5];
+    kernel.run(&[&xs, &ws], &mut [&mut reference]).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let kernel = kernel.clone();
+            let (xs, ws, reference) = (&xs, &ws, &reference);
+            scope.spawn(move || {
+                for _ in 0..200 {
+                    let mut out = vec![0.0; 5];
+                    kernel.run(&[xs, ws], &mut [&mut out]).unwrap();
+                    assert_eq!(&out, reference);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn jit_inspection_shows_clif_and_machine_code() {
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[16]);
+    let w = input(&mut g, 1, &[16, 16]);
+    let e = g.exp(x);
+    let f = g.floor(e);
+    let row = g.reshape(f, &Shape::from([1, 16])).unwrap();
+    let m = g.matmul(row, w).unwrap();
+    record(&mut g, m);
+    let clif = neurojit_compiler::jit::clif_text(&g).unwrap();
+    assert!(clif.contains("function"), "{clif}");
+    assert!(clif.contains("f32x4"), "{clif}");
+    assert!(clif.contains("call"), "{clif}");
+    let optimized = neurojit_compiler::jit::optimized_clif_text(&g).unwrap();
+    assert!(optimized.contains("f32x4"), "{optimized}");
+    let asm = neurojit_compiler::jit::asm_text(&g).unwrap();
+    assert!(!asm.is_empty());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("sse4.1") {
+            assert!(asm.contains("round"), "floor should be one rounding instruction:\n{asm}");
+        }
+        // No libm calls per lane: the only call is the matmul.
+        let calls = asm
+            .lines()
+            .filter(|l| l.trim_start().starts_with("call"))
+            .count();
+        assert_eq!(calls, 1, "{asm}");
+    }
+}
