@@ -7,11 +7,12 @@
 //! the compiler and runtime execute. [`conformance`] checks all of it
 //! against Rockpool's own numbers.
 
-pub mod tree;
 pub mod bounds;
+pub mod conformance;
+pub mod data;
 pub mod loss;
 pub mod nn;
 pub mod optim;
 pub mod trace;
-pub mod spec;
-pub mod data;
+pub mod tree;
+pub mod checkpoint;
