@@ -13,6 +13,7 @@ pub mod data;
 pub mod loss;
 pub mod nn;
 pub mod optim;
+pub mod spec;
 pub mod trace;
 pub mod tree;
 pub mod checkpoint;
