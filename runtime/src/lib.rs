@@ -13,6 +13,8 @@ pub use optimizer::Optimizer;
 pub use session::{LossParts, Session};
 
 use neurojit_compiler::interp::Interpreter;
+use neurojit_compiler::jit::Jit;
+use std::sync::OnceLock;
 use neurojit_compiler::kernel::Backend;
 
 /// The backends a session can run on.
@@ -48,7 +50,9 @@ impl BackendKind {
     }
 }
 
+/// One JIT for the whole process, so that every session shares its kernel
+/// cache: a network shape is compiled once, however many sessions use it.
 fn jit_backend() -> Box<dyn Backend> {
-    // Replaced by the Cranelift backend once it is available.
-    Box::new(Interpreter)
+    static JIT: OnceLock<Jit> = OnceLock::new();
+    Box::new(JIT.get_or_init(Jit::new).clone())
 }
