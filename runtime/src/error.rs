@@ -23,6 +23,8 @@ pub enum RuntimeError {
         expected: usize,
         got: usize,
     },
+    #[error("starting the worker threads: {0}")]
+    Threads(String),
     #[error("no parameter named `{0}`")]
     UnknownParam(String),
 }

@@ -7,10 +7,12 @@ mod binding;
 mod error;
 mod optimizer;
 mod session;
+mod sharded;
 
 pub use error::RuntimeError;
 pub use optimizer::Optimizer;
 pub use session::{LossParts, Session};
+pub use sharded::ShardedSession;
 
 use neurojit_compiler::interp::Interpreter;
 use neurojit_compiler::jit::Jit;

@@ -263,6 +263,10 @@ impl Session {
         &self.grads
     }
 
+    pub(crate) fn grads_mut(&mut self) -> &mut [Vec<f32>] {
+        &mut self.grads
+    }
+
     /// The gradient of the last `forward` + `backward`, by parameter slot.
     pub fn grad(&self, slot: usize) -> &[f32] {
         &self.grads[slot]

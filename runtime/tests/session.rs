@@ -5,7 +5,7 @@
 use neurojit_compiler::interp::Interpreter;
 use neurojit_compiler::ir::{ArgKind, Graph, OutKind, Shape};
 use neurojit_compiler::program::{compile_training, Slot, StepProgram};
-use neurojit_runtime::{Optimizer, Session};
+use neurojit_runtime::{Optimizer, Session, ShardedSession};
 
 const B: usize = 2;
 const N: usize = 3;
@@ -14,12 +14,16 @@ const T: usize = 25;
 /// h' = a * h + tanh-like(x @ w); loss_t = mean((h' - target)^2) / T;
 /// param loss = 0.1 * sum(a^2).
 fn leaky_program() -> StepProgram {
+    leaky_program_for(B)
+}
+
+fn leaky_program_for(b: usize) -> StepProgram {
     let mut g = Graph::new();
     let w = g.arg(ArgKind::Param, 0, "w", Shape::from([N, N]));
     let a = g.arg(ArgKind::Param, 1, "a", Shape::from([N]));
-    let h = g.arg(ArgKind::State, 0, "h", Shape::from([B, N]));
-    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([B, N]));
-    let y = g.arg(ArgKind::Target, 0, "y", Shape::from([B, N]));
+    let h = g.arg(ArgKind::State, 0, "h", Shape::from([b, N]));
+    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([b, N]));
+    let y = g.arg(ArgKind::Target, 0, "y", Shape::from([b, N]));
     let drive = g.matmul(x, w).unwrap();
     // A smooth squashing function: d / (1 + |d|).
     let mag = g.abs(drive);
@@ -31,7 +35,7 @@ fn leaky_program() -> StepProgram {
     let err = g.sub(h_next, y).unwrap();
     let sq = g.mul(err, err).unwrap();
     let total = g.sum_all(sq);
-    let loss = g.scale(total, 1.0 / (B * N * T) as f32);
+    let loss = g.scale(total, 1.0 / (b * N * T) as f32);
     g.output(OutKind::State, 0, "h", h_next);
     g.output(OutKind::Prediction, 0, "y", h_next);
     g.output(OutKind::Loss, 0, "loss", loss);
@@ -53,9 +57,9 @@ fn leaky_program() -> StepProgram {
         step: g,
         param_loss: p,
         params: vec![slot(0, "w", &[N, N]), slot(1, "a", &[N])],
-        states: vec![slot(0, "h", &[B, N])],
-        input: Shape::from([B, N]),
-        target: Shape::from([B, N]),
+        states: vec![slot(0, "h", &[b, N])],
+        input: Shape::from([b, N]),
+        target: Shape::from([b, N]),
     }
 }
 
@@ -151,4 +155,30 @@ fn an_optimiser_program_updates_parameters() {
         assert_eq!(s.params()[1][i], before_a[i] - grad_a[i] * 0.5);
     }
     assert_eq!(opt.steps_taken(), 1);
+}
+
+#[test]
+fn sharded_sessions_average_to_the_full_batch() {
+    let mut full = session();
+    let full_loss = full.forward().unwrap();
+    full.backward().unwrap();
+
+    let programs = compile_training(&leaky_program_for(1)).unwrap();
+    let mut sharded = ShardedSession::new(programs, &Interpreter, T, 2).unwrap();
+    for p in 0..2 {
+        sharded.set_param(p, &full.params()[p]).unwrap();
+    }
+    sharded
+        .set_data(&pseudo_random(B * T * N, 2), &pseudo_random(B * T * N, 3))
+        .unwrap();
+    let loss = sharded.forward_backward().unwrap();
+    assert!((loss.total() - full_loss.total()).abs() <= 1e-6 * full_loss.total().abs().max(1.0));
+    for p in 0..2 {
+        for (a, b) in sharded.primary().grads()[p].iter().zip(&full.grads()[p]) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+    assert_eq!(sharded.predictions(), full.predictions());
+    let err = sharded.set_data(&[0.0; 3], &[0.0; 3]).unwrap_err();
+    assert!(err.to_string().contains("threads"), "{err}");
 }
