@@ -17,3 +17,6 @@ pub mod spec;
 pub mod trace;
 pub mod tree;
 pub mod checkpoint;
+pub mod run_dir;
+pub mod plot;
+pub mod train;

@@ -1,0 +1,267 @@
+//! The trainer: owns the compiled session (split across threads when
+//! asked), the optimiser's compiled update, and the noise inputs of noisy
+//! LIF layers. Every step checks that the loss, the gradients and the
+//! updated parameters are finite and stops with an error naming the step and
+//! the first offending parameter otherwise.
+
+use crate::bounds::ClipRange;
+use crate::nn::Module;
+use crate::optim::{OptimError, Optimizer};
+use crate::trace::{trace, TraceError, TraceOptions, TracedNetwork};
+use crate::tree::{Path, Tensor, Tree};
+use neurojit_compiler::ir::GraphError;
+use neurojit_compiler::program::{compile_training, Slot};
+use neurojit_runtime::{BackendKind, LossParts, RuntimeError, ShardedSession};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use std::time::Instant;
+use thiserror::Error;
+
+/// How to run training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainerOptions {
+    pub backend: BackendKind,
+    /// Worker threads; the batch is split evenly across them.
+    pub threads: usize,
+    /// Seed of the noise fed to noisy LIF layers.
+    pub noise_seed: u64,
+}
+
+impl Default for TrainerOptions {
+    fn default() -> TrainerOptions {
+        TrainerOptions {
+            backend: BackendKind::Jit,
+            threads: 1,
+            noise_seed: 0,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Trace(#[from] TraceError),
+    #[error("compiling the training programs: {0}")]
+    Compile(#[from] GraphError),
+    #[error("{0}")]
+    Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Optimizer(#[from] OptimError),
+    #[error("batch {batch} does not split evenly across {threads} threads")]
+    Batch { batch: usize, threads: usize },
+    #[error("step {step}: {what} is not finite")]
+    NonFinite { step: u64, what: String },
+    #[error("parameter `{path}`: expected {expected} values, got {got}")]
+    ParamLength {
+        path: String,
+        expected: usize,
+        got: usize,
+    },
+}
+
+pub struct Trainer {
+    traced: TracedNetwork,
+    session: ShardedSession,
+    update: neurojit_runtime::Optimizer,
+    optimizer: Box<dyn Optimizer>,
+    noise_rng: StdRng,
+    batch: usize,
+    steps: usize,
+    compile_seconds: f64,
+}
+
+impl Trainer {
+    /// Traces `network` with `options` (whose `batch` is the full batch),
+    /// compiles the training programs and the optimiser update on the
+    /// chosen backend, and loads the network's current parameters.
+    /// `clip` projects every parameter into its range after each update.
+    pub fn new(
+        network: &dyn Module,
+        options: &TraceOptions,
+        optimizer: Box<dyn Optimizer>,
+        clip: Option<Vec<ClipRange>>,
+        run: &TrainerOptions,
+    ) -> Result<Trainer, TrainError> {
+        let threads = run.threads.max(1);
+        if options.batch % threads != 0 {
+            return Err(TrainError::Batch {
+                batch: options.batch,
+                threads,
+            });
+        }
+        let started = Instant::now();
+        let mut shard_options = options.clone();
+        shard_options.batch = options.batch / threads;
+        let traced = trace(network, &shard_options)?;
+        let programs = compile_training(&traced.program)?;
+        let backend = run.backend.backend();
+        let update_graph = optimizer.update_graph(&programs.params, clip.as_deref())?;
+        let mut session =
+            ShardedSession::new(programs, backend.as_ref(), options.timesteps, threads)?;
+        let update =
+            neurojit_runtime::Optimizer::new(&update_graph, backend.as_ref(), session.primary())?;
+        let params = network.parameters();
+        for (slot, path) in traced.param_paths.iter().enumerate() {
+            let tensor = params
+                .get_nested(path)
+                .map_err(|e| TraceError::Graph(GraphError::Missing { what: e.to_string() }))?;
+            session.set_param(slot, tensor.data())?;
+        }
+        Ok(Trainer {
+            traced,
+            session,
+            update,
+            optimizer,
+            noise_rng: StdRng::seed_from_u64(run.noise_seed),
+            batch: options.batch,
+            steps: options.timesteps,
+            compile_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Seconds spent tracing, differentiating, simplifying and compiling.
+    pub fn compile_seconds(&self) -> f64 {
+        self.compile_seconds
+    }
+
+    pub fn traced(&self) -> &TracedNetwork {
+        &self.traced
+    }
+
+    pub fn param_slots(&self) -> &[Slot] {
+        &self.session.primary().programs().params
+    }
+
+    pub fn params(&self) -> &[Vec<f32>] {
+        self.session.primary().params()
+    }
+
+    /// Gradients of the last step (full-batch means).
+    pub fn grads(&self) -> &[Vec<f32>] {
+        self.session.primary().grads()
+    }
+
+    /// Updates taken so far.
+    pub fn steps_taken(&self) -> u64 {
+        self.update.steps_taken()
+    }
+
+    /// The parameters as a tree keyed by module path.
+    pub fn param_tree(&self) -> Tree<Tensor> {
+        let mut tree = Tree::new();
+        for (slot, path) in self.traced.param_paths.iter().enumerate() {
+            let shape = self.param_slots()[slot].shape.clone();
+            let tensor = Tensor::new(shape, self.params()[slot].clone())
+                .expect("a session buffer matches its slot's shape");
+            tree.insert_at(path, tensor)
+                .expect("parameter paths are distinct leaves");
+        }
+        tree
+    }
+
+    /// Replaces the parameter at `path`.
+    pub fn set_param(&mut self, path: &Path, values: &[f32]) -> Result<(), TrainError> {
+        let slot = self
+            .traced
+            .param_paths
+            .iter()
+            .position(|p| p == path)
+            .ok_or_else(|| RuntimeError::UnknownParam(path.joined()))?;
+        let expected = self.params()[slot].len();
+        if values.len() != expected {
+            return Err(TrainError::ParamLength {
+                path: path.joined(),
+                expected,
+                got: values.len(),
+            });
+        }
+        self.session.set_param(slot, values)?;
+        Ok(())
+    }
+
+    /// The optimiser's moments and step counter (for checkpoints).
+    pub fn optimizer_state(&self) -> (&[Vec<f32>], u64) {
+        (self.update.moments(), self.update.steps_taken())
+    }
+
+    pub fn restore_optimizer_state(
+        &mut self,
+        moments: Vec<Vec<f32>>,
+        steps_taken: u64,
+    ) -> Result<(), TrainError> {
+        Ok(self.update.set_moments(moments, steps_taken)?)
+    }
+
+    /// Sets the training data, batch-major: inputs `(B, T, n_in)`, targets
+    /// `(B, T, n_out)`.
+    pub fn set_data(&mut self, inputs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
+        Ok(self.session.set_data(inputs, targets)?)
+    }
+
+    /// Draws fresh noise for every noisy LIF layer.
+    fn refresh_noise(&mut self) -> Result<(), TrainError> {
+        for noise in &self.traced.noise {
+            // The noise shape is one shard's step, batch first.
+            let shard_batch = noise.shape.dims().first().copied().unwrap_or(1).max(1);
+            let count = noise.shape.numel() / shard_batch * self.batch * self.steps;
+            let values: Vec<f32> = (0..count)
+                .map(|_| StandardNormal.sample(&mut self.noise_rng))
+                .collect();
+            self.session.set_extra_input(noise.slot, &values)?;
+        }
+        Ok(())
+    }
+
+    /// The loss at the current parameters, without updating them.
+    pub fn evaluate(&mut self) -> Result<LossParts, TrainError> {
+        self.refresh_noise()?;
+        Ok(self.session.forward()?)
+    }
+
+    /// One training step: forward, backward through time, optimiser update.
+    /// Returns the loss before the update.
+    pub fn step(&mut self) -> Result<LossParts, TrainError> {
+        let step = self.update.steps_taken() + 1;
+        self.refresh_noise()?;
+        let loss = self.session.forward_backward()?;
+        if !loss.total().is_finite() {
+            return Err(TrainError::NonFinite {
+                step,
+                what: format!("the loss ({})", loss.total()),
+            });
+        }
+        if let Some(slot) = first_non_finite(self.grads()) {
+            return Err(TrainError::NonFinite {
+                step,
+                what: format!("the gradient of `{}`", self.param_slots()[slot].name),
+            });
+        }
+        let scalars = self.optimizer.step_scalars(step);
+        self.update.step(self.session.primary_mut(), &scalars)?;
+        if let Some(slot) = first_non_finite(self.params()) {
+            return Err(TrainError::NonFinite {
+                step,
+                what: format!("parameter `{}` after the update", self.param_slots()[slot].name),
+            });
+        }
+        self.session.sync_params()?;
+        Ok(loss)
+    }
+
+    /// Predictions of the last forward pass, batch-major `(B, T, n_out)`.
+    pub fn predictions(&self) -> Vec<f32> {
+        self.session.predictions()
+    }
+
+    /// A record of the last forward pass (`1_LIF/vmem`, ...), batch-major.
+    pub fn record(&self, name: &str) -> Option<Vec<f32>> {
+        self.session.record_named(name)
+    }
+}
+
+fn first_non_finite(buffers: &[Vec<f32>]) -> Option<usize> {
+    buffers
+        .iter()
+        .position(|b| b.iter().any(|x| !x.is_finite()))
+}

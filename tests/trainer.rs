@@ -1,0 +1,93 @@
+//! The trainer end to end: the loss falls, the JIT and the interpreter
+//! follow the same trajectory, threads change nothing but speed, and a
+//! non-finite loss stops training with an error naming the step.
+
+use neurojit::nn::{LeakMode, Lif, Linear, Sequential};
+use neurojit::optim::Adam;
+use neurojit::trace::TraceOptions;
+use neurojit::train::{TrainError, Trainer, TrainerOptions};
+use neurojit::tree::Path;
+use neurojit_runtime::BackendKind;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const B: usize = 4;
+const T: usize = 40;
+
+fn network() -> Sequential {
+    let mut rng = StdRng::seed_from_u64(7);
+    Sequential::new(vec![
+        Linear::new(3, 8, &mut rng).boxed(),
+        // Decays, not taus: a large learning rate cannot push a decay
+        // through zero into a non-finite leak.
+        Lif::new(8).leak_mode(LeakMode::Decays).boxed(),
+        Linear::new(8, 2, &mut rng).boxed(),
+        Lif::new(2).leak_mode(LeakMode::Decays).boxed(),
+    ])
+    .unwrap()
+}
+
+fn data() -> (Vec<f32>, Vec<f32>) {
+    let mut rng = StdRng::seed_from_u64(3);
+    let inputs = (0..B * T * 3).map(|_| rng.random_range(0.0..4.0)).collect();
+    let targets = (0..B * T * 2).map(|_| rng.random_range(0.0..1.0)).collect();
+    (inputs, targets)
+}
+
+fn trainer(backend: BackendKind, threads: usize) -> Trainer {
+    let net = network();
+    let options = TraceOptions::new(B, T);
+    let run = TrainerOptions {
+        backend,
+        threads,
+        ..TrainerOptions::default()
+    };
+    let mut trainer = Trainer::new(&net, &options, Box::new(Adam::new(1e-2)), None, &run).unwrap();
+    let (x, y) = data();
+    trainer.set_data(&x, &y).unwrap();
+    trainer
+}
+
+fn losses(trainer: &mut Trainer, steps: usize) -> Vec<f32> {
+    (0..steps).map(|_| trainer.step().unwrap().total()).collect()
+}
+
+#[test]
+fn the_loss_falls_and_backends_agree() {
+    let mut jit = trainer(BackendKind::Jit, 1);
+    let mut interp = trainer(BackendKind::Interp, 1);
+    let a = losses(&mut jit, 30);
+    let b = losses(&mut interp, 30);
+    assert!(a[29] < 0.8 * a[0], "loss did not fall: {a:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "jit {x} vs interp {y}");
+    }
+}
+
+#[test]
+fn two_threads_follow_the_single_thread_trajectory() {
+    let mut one = trainer(BackendKind::Jit, 1);
+    let mut two = trainer(BackendKind::Jit, 2);
+    let a = losses(&mut one, 10);
+    let b = losses(&mut two, 10);
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "1 thread {x} vs 2 threads {y}");
+    }
+    assert!(matches!(
+        Trainer::new(&network(), &TraceOptions::new(3, T), Box::new(Adam::new(1e-3)), None,
+            &TrainerOptions { threads: 2, ..TrainerOptions::default() }),
+        Err(TrainError::Batch { batch: 3, threads: 2 })
+    ));
+}
+
+#[test]
+fn a_non_finite_loss_names_the_step() {
+    let mut t = trainer(BackendKind::Jit, 1);
+    t.step().unwrap();
+    let path = Path::parse("1_LIF/bias");
+    t.set_param(&path, &[f32::NAN; 8]).unwrap();
+    let err = t.step().unwrap_err();
+    assert!(matches!(err, TrainError::NonFinite { step: 2, .. }), "{err}");
+    let err = t.set_param(&path, &[0.0; 3]).unwrap_err();
+    assert!(err.to_string().contains("1_LIF/bias"), "{err}");
+}
