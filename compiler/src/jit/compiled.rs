@@ -1,7 +1,9 @@
 //! The `Kernel` the JIT hands out: shared machine code plus this kernel's
 //! own scratch buffer.
 //!
-//! A call checks buffer counts and lengths (`kernel::check_buffers`), builds
+//! A call checks buffer counts and lengths (against lengths computed at
+//! compile time; on a mismatch `kernel::check_buffers` names the culprit),
+//! builds
 //! the two pointer tables on the stack and jumps into the code. Scratch
 //! memory is allocated once, at compile time, and guarded by a mutex; a call
 //! that finds it taken (another thread running the same kernel) uses a
@@ -16,6 +18,9 @@ use std::sync::{Arc, Mutex};
 
 pub struct JitKernel {
     graph: Graph,
+    /// Element counts of the argument and output buffers.
+    arg_lens: Box<[usize]>,
+    output_lens: Box<[usize]>,
     code: Arc<CompiledCode>,
     scratch: Mutex<Vec<f32>>,
 }
@@ -23,11 +28,30 @@ pub struct JitKernel {
 impl JitKernel {
     pub(crate) fn new(graph: Graph, code: Arc<CompiledCode>) -> JitKernel {
         let scratch = Mutex::new(vec![0.0; code.scratch_len]);
+        let arg_lens = graph.args().iter().map(|a| a.shape.numel()).collect();
+        let output_lens = graph
+            .outputs()
+            .iter()
+            .map(|o| graph.shape(o.value).numel())
+            .collect();
         JitKernel {
             graph,
+            arg_lens,
+            output_lens,
             code,
             scratch,
         }
+    }
+
+    /// The buffer checks of `kernel::check_buffers`, on precomputed lengths.
+    fn buffers_fit(&self, args: &[&[f32]], outputs: &[&mut [f32]]) -> bool {
+        args.len() == self.arg_lens.len()
+            && outputs.len() == self.output_lens.len()
+            && args.iter().zip(self.arg_lens.iter()).all(|(a, &n)| a.len() == n)
+            && outputs
+                .iter()
+                .zip(self.output_lens.iter())
+                .all(|(o, &n)| o.len() == n)
     }
 
     /// Address of the machine code (kernels compiled from identical graphs
@@ -44,13 +68,16 @@ impl JitKernel {
 
 impl Kernel for JitKernel {
     fn run(&self, args: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), KernelError> {
-        check_buffers(&self.graph, args, outputs)?;
+        if !self.buffers_fit(args, outputs) {
+            // Same conditions: this returns the error that names the buffer.
+            check_buffers(&self.graph, args, outputs)?;
+        }
         let arg_table: SmallVec<[*const f32; 16]> = args.iter().map(|a| a.as_ptr()).collect();
         let output_table: SmallVec<[*mut f32; 16]> =
             outputs.iter_mut().map(|o| o.as_mut_ptr()).collect();
         let entry = self.code.entry();
         let call = |scratch: *mut f32| {
-            // SAFETY: `check_buffers` verified that every table entry points
+            // SAFETY: `buffers_fit` verified that every table entry points
             // to a buffer of exactly the length the code was compiled for,
             // outputs are distinct `&mut` slices, and `scratch` holds
             // `scratch_len` floats used by this call only.

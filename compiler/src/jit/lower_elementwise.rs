@@ -80,6 +80,9 @@ impl ElementContext<'_> {
         let s = self.simd;
         let numerator = self.float(b, x)?;
         if let Some(reciprocal) = self.constants[y.index()].and_then(exact_reciprocal) {
+            if reciprocal == 1.0 {
+                return Ok(numerator);
+            }
             let r = s.constant(b, reciprocal);
             return Ok(s.mul(b, numerator, r));
         }

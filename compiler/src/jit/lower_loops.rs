@@ -14,7 +14,8 @@
 //! for each outer index (do-while per axis):
 //!     row addresses, per-row leaves
 //!     do { f32x4 body at j } while (j += 16) < 16 * (n / 4)
-//!     scalar tail, n % 4 positions, straight-line
+//!     tail: the last n % 4 elements as one partial vector (loaded and
+//!           stored lane by lane, the same branch-free body)
 //!     row totals of last-axis reductions
 //! ```
 //! Loops are rotated (do-while, entered only when they run at least twice)
@@ -25,7 +26,7 @@ use super::codegen::Emitter;
 use super::lower_elementwise::{lower, ElementContext, Lowered};
 use super::lower_reduce;
 use super::schedule::{Home, LoopStep, Producer, StoreTarget};
-use super::simd::{Simd, Width, LANES};
+use super::simd::{element_flags, Simd, LANES};
 use crate::ir::{Op, Value};
 use crate::kernel::CompileError;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -219,8 +220,8 @@ fn read_source(e: &Emitter, v: Value) -> Result<ReadSource, CompileError> {
 struct RowState {
     /// Address of each access at the start of the current row.
     row_base: Vec<ClifValue>,
-    /// For leaves that do not move along the row: (scalar, vector) values.
-    fixed: Vec<Option<(ClifValue, ClifValue)>>,
+    /// For leaves that do not move along the row: their splatted value.
+    fixed: Vec<Option<ClifValue>>,
 }
 
 /// Where in the row a position is.
@@ -228,8 +229,16 @@ struct RowState {
 enum Offset {
     /// Byte offset held in a register (the vector loop's induction value).
     Dynamic(ClifValue),
-    /// Constant byte offset (scalar tail).
+    /// Constant byte offset.
     Constant(i32),
+}
+
+/// How many lanes of a position are elements of the row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Span {
+    Full,
+    /// The row's tail: lanes `0..n` (1 to 3).
+    Partial(usize),
 }
 
 pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
@@ -237,8 +246,7 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
     let numel = l.domain.numel();
     // Preheader: addresses, constants, invariant leaves, zeroed targets.
     let bases: Vec<ClifValue> = plan.homes.iter().map(|&h| e.base(h)).collect();
-    let vector = Simd::new(Width::Vector, e.features);
-    let scalar = Simd::new(Width::Scalar, e.features);
+    let vector = Simd::new(e.features);
     for r in &plan.reduces {
         let len = e.graph.shape(r.node).numel();
         if numel == 0 || !r.across_row {
@@ -248,19 +256,19 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
     if numel == 0 {
         return Ok(());
     }
-    let mut fixed: Vec<Option<(ClifValue, ClifValue)>> = vec![None; plan.leaves.len()];
+    let mut fixed: Vec<Option<ClifValue>> = vec![None; plan.leaves.len()];
     for (i, leaf) in plan.leaves.iter().enumerate() {
         let s = match leaf.source {
             Source::Splat(c) => e.b.ins().f32const(c),
             Source::Memory(a) if plan.invariant(a) => {
-                e.b.ins().load(F32, super::simd::element_flags(), bases[a], 0)
+                e.b.ins().load(F32, element_flags(), bases[a], 0)
             }
             Source::Memory(_) => continue,
         };
-        fixed[i] = Some((s, vector.splat(&mut e.b, s)));
+        fixed[i] = Some(vector.splat(&mut e.b, s));
     }
     let mut index = Vec::new();
-    emit_rows(e, &plan, &bases, &fixed, &mut index, (vector, scalar))
+    emit_rows(e, &plan, &bases, &fixed, &mut index, vector)
 }
 
 /// Emits the nest from axis `index.len()` inward.
@@ -268,18 +276,18 @@ fn emit_rows(
     e: &mut Emitter,
     plan: &Plan,
     bases: &[ClifValue],
-    fixed: &[Option<(ClifValue, ClifValue)>],
+    fixed: &[Option<ClifValue>],
     index: &mut Vec<ClifValue>,
-    widths: (Simd, Simd),
+    vector: Simd,
 ) -> Result<(), CompileError> {
     let level = index.len();
     if level + 1 == plan.dims.len() {
-        return emit_row(e, plan, bases, fixed, index, widths);
+        return emit_row(e, plan, bases, fixed, index, vector);
     }
     let count = plan.dims[level];
     counted_loop(e, count, |e, i| {
         index.push(i);
-        let r = emit_rows(e, plan, bases, fixed, index, widths);
+        let r = emit_rows(e, plan, bases, fixed, index, vector);
         index.pop();
         r
     })
@@ -315,9 +323,9 @@ fn emit_row(
     e: &mut Emitter,
     plan: &Plan,
     bases: &[ClifValue],
-    fixed: &[Option<(ClifValue, ClifValue)>],
+    fixed: &[Option<ClifValue>],
     index: &[ClifValue],
-    (vector, scalar): (Simd, Simd),
+    vector: Simd,
 ) -> Result<(), CompileError> {
     // Row addresses: base + sum(index[d] * stride[d]) * 4 bytes.
     let mut row_base = Vec::with_capacity(bases.len());
@@ -337,11 +345,8 @@ fn emit_row(
     for (i, leaf) in plan.leaves.iter().enumerate() {
         if let Source::Memory(a) = leaf.source {
             if row_fixed[i].is_none() && plan.inner_stride(a) == 0 {
-                let s = e
-                    .b
-                    .ins()
-                    .load(F32, super::simd::element_flags(), row_base[a], 0);
-                row_fixed[i] = Some((s, vector.splat(&mut e.b, s)));
+                let s = e.b.ins().load(F32, element_flags(), row_base[a], 0);
+                row_fixed[i] = Some(vector.splat(&mut e.b, s));
             }
         }
     }
@@ -363,7 +368,8 @@ fn emit_row(
         let zero = vector.constant(&mut e.b, 0.0);
         let mut accumulators = vec![zero; across.len()];
         if chunks == 1 {
-            emit_position(e, plan, &state, vector, Offset::Constant(0), &mut accumulators)?;
+            let at = Offset::Constant(0);
+            emit_position(e, plan, &state, vector, at, Span::Full, &mut accumulators)?;
         } else {
             let header = e.b.create_block();
             let j = e.b.append_block_param(header, I64);
@@ -383,7 +389,8 @@ fn emit_row(
 
             e.b.switch_to_block(header);
             let mut body_acc = carried;
-            emit_position(e, plan, &state, vector, Offset::Dynamic(j), &mut body_acc)?;
+            let at = Offset::Dynamic(j);
+            emit_position(e, plan, &state, vector, at, Span::Full, &mut body_acc)?;
             let next = e.b.ins().iadd_imm_s(j, (4 * LANES) as i64);
             let more =
                 e.b.ins()
@@ -403,29 +410,33 @@ fn emit_row(
         totals = vec![zero; across.len()];
     }
 
-    // Scalar tail: straight-line code at constant offsets.
-    for t in 0..tail {
-        let offset = (4 * (chunks * LANES + t)) as i32;
-        emit_position(e, plan, &state, scalar, Offset::Constant(offset), &mut totals)?;
+    // Tail: one partial vector.
+    if tail > 0 {
+        let at = Offset::Constant((4 * chunks * LANES) as i32);
+        emit_position(e, plan, &state, vector, at, Span::Partial(tail), &mut totals)?;
     }
 
     // Row totals go to their single target element.
     for (k, &r) in across.iter().enumerate() {
         let access = plan.reduces[r].access;
-        scalar.store(&mut e.b, totals[k], state.row_base[access], 0);
+        e.b.ins()
+            .store(element_flags(), totals[k], state.row_base[access], 0);
     }
     Ok(())
 }
 
 /// Computes every member at one position and performs the loop's stores and
 /// reduction updates there. `row_sums` holds the running sums of row
-/// reductions (vectors in the vector part, scalars in the tail).
+/// reductions: `f32x4` accumulators for full positions, the `f32` row
+/// totals for the partial tail (which adds its live lanes in order).
+#[allow(clippy::too_many_arguments)]
 fn emit_position(
     e: &mut Emitter,
     plan: &Plan,
     state: &RowState,
     s: Simd,
     offset: Offset,
+    span: Span,
     row_sums: &mut [ClifValue],
 ) -> Result<(), CompileError> {
     let address = |e: &mut Emitter, access: usize| -> (ClifValue, i32) {
@@ -435,20 +446,23 @@ fn emit_position(
             Offset::Constant(c) => (base, c),
         }
     };
+    let load = |e: &mut Emitter, base: ClifValue, off: i32| match span {
+        Span::Full => s.load(&mut e.b, base, off),
+        Span::Partial(n) => s.load_partial(&mut e.b, base, off, n),
+    };
+    let store = |e: &mut Emitter, x: ClifValue, base: ClifValue, off: i32| match span {
+        Span::Full => s.store(&mut e.b, x, base, off),
+        Span::Partial(n) => s.store_partial(&mut e.b, x, base, off, n),
+    };
     let mut values: Vec<Option<Lowered>> = vec![None; e.graph.len()];
     for (i, leaf) in plan.leaves.iter().enumerate() {
-        let x = match state.fixed[i] {
-            Some((scalar, vector)) => match s.width {
-                Width::Scalar => scalar,
-                Width::Vector => vector,
-            },
-            None => {
-                let Source::Memory(a) = leaf.source else {
-                    unreachable!("splat leaves are always fixed")
-                };
+        let x = match (state.fixed[i], leaf.source) {
+            (Some(splat), _) => splat,
+            (None, Source::Memory(a)) => {
                 let (base, off) = address(e, a);
-                s.load(&mut e.b, base, off)
+                load(e, base, off)
             }
+            (None, Source::Splat(c)) => s.constant(&mut e.b, c),
         };
         values[leaf.value.index()] = Some(Lowered::Float(x));
     }
@@ -473,26 +487,32 @@ fn emit_position(
             ))),
         }
     };
-    for store in &plan.stores {
-        let mut x = value(e, store.value)?;
-        let (base, off) = address(e, store.access);
-        if store.accumulate {
-            let old = s.load(&mut e.b, base, off);
+    for target in &plan.stores {
+        let mut x = value(e, target.value)?;
+        let (base, off) = address(e, target.access);
+        if target.accumulate {
+            let old = load(e, base, off);
             x = s.add(&mut e.b, old, x);
         }
-        s.store(&mut e.b, x, base, off);
+        store(e, x, base, off);
     }
     let mut k = 0;
     for r in &plan.reduces {
         let x = value(e, r.operand)?;
         if r.across_row {
-            row_sums[k] = s.add(&mut e.b, row_sums[k], x);
+            row_sums[k] = match span {
+                Span::Full => s.add(&mut e.b, row_sums[k], x),
+                Span::Partial(n) => (0..n).fold(row_sums[k], |total, lane| {
+                    let element = e.b.ins().extractlane(x, lane as u8);
+                    e.b.ins().fadd(total, element)
+                }),
+            };
             k += 1;
         } else {
             let (base, off) = address(e, r.access);
-            let old = s.load(&mut e.b, base, off);
+            let old = load(e, base, off);
             let sum = s.add(&mut e.b, old, x);
-            s.store(&mut e.b, sum, base, off);
+            store(e, sum, base, off);
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 //!
 //! - reducing the innermost axis (after collapsing): each row sums into one
 //!   target element. The vector part accumulates in an `f32x4` register,
-//!   the four lanes are added, then the tail elements in order. This
+//!   the four lanes are added, then the tail's lanes in order. This
 //!   reassociates the sum (the interpreter adds elements one by one), so
 //!   results differ from the interpreter's by rounding only; rows shorter
 //!   than four elements are summed exactly in the interpreter's order.
@@ -15,7 +15,7 @@
 //! This file holds the zeroing; the accumulation lives with the loop body.
 
 use super::codegen::Emitter;
-use super::simd::{Simd, Width, LANES};
+use super::simd::{element_flags, Simd, LANES};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
@@ -23,8 +23,7 @@ use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
 /// Fills `len` floats at `base` with `+0.0`. Short buffers get straight-line
 /// stores; longer ones a do-while loop of vector stores and a scalar tail.
 pub(crate) fn fill_zero(e: &mut Emitter, base: ClifValue, len: usize) {
-    let vector = Simd::new(Width::Vector, e.features);
-    let scalar = Simd::new(Width::Scalar, e.features);
+    let vector = Simd::new(e.features);
     let chunks = len / LANES;
     const UNROLLED_CHUNKS: usize = 4;
     if chunks > 0 {
@@ -52,9 +51,9 @@ pub(crate) fn fill_zero(e: &mut Emitter, base: ClifValue, len: usize) {
         }
     }
     if len % LANES != 0 {
-        let zero = scalar.constant(&mut e.b, 0.0);
+        let zero = e.b.ins().f32const(0.0);
         for t in chunks * LANES..len {
-            scalar.store(&mut e.b, zero, base, (4 * t) as i32);
+            e.b.ins().store(element_flags(), zero, base, (4 * t) as i32);
         }
     }
 }

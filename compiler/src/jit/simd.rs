@@ -1,11 +1,13 @@
-//! Width-generic instruction helpers: the same element computation is
-//! emitted once for four lanes (`f32x4`, the loop body) and once for one lane
-//! (`f32`, the scalar tail of a loop whose length is not a multiple of four).
+//! Vector instruction helpers. Every element computation is emitted on
+//! `f32x4` values: full vectors in a loop's body, and partial vectors (1 to
+//! 3 live lanes, loaded and stored lane by lane) for the tail of a row whose
+//! length is not a multiple of four. Lanes past the tail hold zeros and
+//! their results are never stored, so one branch-free code path serves
+//! both.
 //!
-//! Comparisons produce a [`Mask`]: on vectors an all-ones/all-zeros `f32x4`
-//! (the `i32x4` result of `fcmp` reinterpreted), on scalars the `i8` truth
-//! value of `fcmp`. Selecting and masking go through this type so callers
-//! never care which width they emit.
+//! Comparisons produce a [`Mask`]: an all-ones/all-zeros `f32x4` (the
+//! `i32x4` result of `fcmp` reinterpreted), which `select` and `keep` use
+//! as a bit mask.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::{F32, F32X4, I32, I32X4};
@@ -24,14 +26,6 @@ pub(crate) struct Features {
     pub round: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Width {
-    /// Four lanes (`f32x4`).
-    Vector,
-    /// One lane (`f32`).
-    Scalar,
-}
-
 /// A lane-wise truth value (see the file comment).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Mask(pub Value);
@@ -44,32 +38,23 @@ pub(crate) fn element_flags() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
 
-/// The instruction helpers for one width.
+/// The instruction helpers, specialised to the host's features.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Simd {
-    pub width: Width,
     pub features: Features,
 }
 
 impl Simd {
-    pub fn new(width: Width, features: Features) -> Simd {
-        Simd { width, features }
+    pub fn new(features: Features) -> Simd {
+        Simd { features }
     }
 
-    /// The float type of one value at this width.
     pub fn float_type(self) -> Type {
-        match self.width {
-            Width::Vector => F32X4,
-            Width::Scalar => F32,
-        }
+        F32X4
     }
 
-    /// The integer type with the same lane layout.
     pub fn int_type(self) -> Type {
-        match self.width {
-            Width::Vector => I32X4,
-            Width::Scalar => I32,
-        }
+        I32X4
     }
 
     // ----- constants and memory ----------------------------------------------
@@ -81,28 +66,41 @@ impl Simd {
 
     pub fn int_constant(self, b: &mut FunctionBuilder, x: i32) -> Value {
         let scalar = b.ins().iconst(I32, i64::from(x));
-        match self.width {
-            Width::Vector => b.ins().splat(I32X4, scalar),
-            Width::Scalar => scalar,
-        }
+        b.ins().splat(I32X4, scalar)
     }
 
-    /// Broadcasts an `f32` to this width.
+    /// Broadcasts an `f32` to all lanes.
     pub fn splat(self, b: &mut FunctionBuilder, scalar: Value) -> Value {
-        match self.width {
-            Width::Vector => b.ins().splat(F32X4, scalar),
-            Width::Scalar => scalar,
-        }
+        b.ins().splat(F32X4, scalar)
     }
 
-    /// Loads `lanes()` consecutive floats at `base + offset` bytes.
+    /// Loads four consecutive floats at `base + offset` bytes.
     pub fn load(self, b: &mut FunctionBuilder, base: Value, offset: i32) -> Value {
-        b.ins()
-            .load(self.float_type(), element_flags(), base, offset)
+        b.ins().load(F32X4, element_flags(), base, offset)
     }
 
     pub fn store(self, b: &mut FunctionBuilder, x: Value, base: Value, offset: i32) {
         b.ins().store(element_flags(), x, base, offset);
+    }
+
+    /// Loads `lanes` (1 to 3) consecutive floats into the low lanes; the
+    /// other lanes are zero.
+    pub fn load_partial(self, b: &mut FunctionBuilder, base: Value, offset: i32, lanes: usize) -> Value {
+        let first = b.ins().load(F32, element_flags(), base, offset);
+        let mut v = b.ins().scalar_to_vector(F32X4, first);
+        for lane in 1..lanes {
+            let x = b.ins().load(F32, element_flags(), base, offset + 4 * lane as i32);
+            v = b.ins().insertlane(v, x, lane as u8);
+        }
+        v
+    }
+
+    /// Stores the low `lanes` (1 to 3) lanes of `x`.
+    pub fn store_partial(self, b: &mut FunctionBuilder, x: Value, base: Value, offset: i32, lanes: usize) {
+        for lane in 0..lanes {
+            let v = b.ins().extractlane(x, lane as u8);
+            b.ins().store(element_flags(), v, base, offset + 4 * lane as i32);
+        }
     }
 
     // ----- arithmetic ------------------------------------------------------------
@@ -152,29 +150,17 @@ impl Simd {
 
     pub fn compare(self, b: &mut FunctionBuilder, cc: FloatCC, x: Value, y: Value) -> Mask {
         let raw = b.ins().fcmp(cc, x, y);
-        match self.width {
-            Width::Vector => Mask(b.ins().bitcast(F32X4, MemFlagsData::new(), raw)),
-            Width::Scalar => Mask(raw),
-        }
+        Mask(b.ins().bitcast(F32X4, MemFlagsData::new(), raw))
     }
 
     /// `mask ? on_true : on_false`, lane by lane.
     pub fn select(self, b: &mut FunctionBuilder, mask: Mask, on_true: Value, on_false: Value) -> Value {
-        match self.width {
-            Width::Vector => b.ins().bitselect(mask.0, on_true, on_false),
-            Width::Scalar => b.ins().select(mask.0, on_true, on_false),
-        }
+        b.ins().bitselect(mask.0, on_true, on_false)
     }
 
     /// `mask ? x : +0.0`.
     pub fn keep(self, b: &mut FunctionBuilder, mask: Mask, x: Value) -> Value {
-        match self.width {
-            Width::Vector => b.ins().band(mask.0, x),
-            Width::Scalar => {
-                let zero = b.ins().f32const(0.0);
-                b.ins().select(mask.0, x, zero)
-            }
-        }
+        b.ins().band(mask.0, x)
     }
 
     /// 1.0 where the mask holds, 0.0 elsewhere.
