@@ -7,6 +7,7 @@
 //! the compiler and runtime execute. [`conformance`] checks all of it
 //! against Rockpool's own numbers.
 
+pub mod bench;
 pub mod bounds;
 pub mod conformance;
 pub mod data;

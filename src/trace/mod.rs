@@ -29,7 +29,7 @@ pub use penalty::{BoundsPenalty, ParamPenalty};
 pub use unrolled::{unroll, UnrolledNetwork};
 
 use crate::bounds::BoundsError;
-use crate::loss::{mse_step_term, sse, LossError};
+use crate::loss::{cross_entropy, mse_step_term, sse, LossError};
 use crate::nn::{InitialState, Module, ModuleError, NoiseInput, RecordOptions, StepContext};
 use crate::tree::{Path, Tree};
 use neurojit_compiler::ir::{ArgKind, Graph, GraphError, OutKind, Shape, Value};
@@ -45,6 +45,9 @@ pub enum StepLoss {
     Mse,
     /// Sum of squared errors over the whole run.
     Sse,
+    /// Cross-entropy of each step's output (as logits) against the target
+    /// class probabilities (one-hot labels), averaged over batch and time.
+    CrossEntropy,
     /// No target term (only the parameter penalties).
     None,
 }
@@ -168,6 +171,10 @@ pub fn trace(network: &dyn Module, options: &TraceOptions) -> Result<TracedNetwo
     let loss = match options.loss {
         StepLoss::Mse => mse_step_term(&mut step, y, target, options.timesteps)?,
         StepLoss::Sse => sse(&mut step, y, target)?,
+        StepLoss::CrossEntropy => {
+            let ce = cross_entropy(&mut step, y, target)?;
+            step.scale(ce, 1.0 / options.timesteps.max(1) as f32)
+        }
         StepLoss::None => step.scalar(0.0),
     };
     step.output(OutKind::Loss, 0, "loss", loss);

@@ -21,6 +21,8 @@
 //! println!("task {} penalty {}", loss.task, loss.penalty);
 //! ```
 
+mod from_spec;
 mod trainer;
 
+pub use from_spec::{bounds_trees, build_network, experiment, Experiment, SetupError};
 pub use trainer::{Trainer, TrainerOptions, TrainError};

@@ -125,6 +125,11 @@ impl Trainer {
         self.compile_seconds
     }
 
+    /// Bytes the tape stores per timestep (of one shard).
+    pub fn tape_bytes_per_step(&self) -> usize {
+        self.session.primary().programs().tape_bytes_per_step()
+    }
+
     pub fn traced(&self) -> &TracedNetwork {
         &self.traced
     }
