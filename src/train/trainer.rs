@@ -185,6 +185,14 @@ impl Trainer {
         Ok(())
     }
 
+    /// Replaces every parameter, in slot order.
+    pub fn set_params(&mut self, params: &[Vec<f32>]) -> Result<(), TrainError> {
+        for (slot, values) in params.iter().enumerate() {
+            self.session.set_param(slot, values)?;
+        }
+        Ok(())
+    }
+
     /// The optimiser's moments and step counter (for checkpoints).
     pub fn optimizer_state(&self) -> (&[Vec<f32>], u64) {
         (self.update.moments(), self.update.steps_taken())

@@ -17,7 +17,7 @@ mod min_cut;
 mod split;
 mod tape;
 
-pub use split::{compile_training, PassStats};
+pub use split::{compile_training, gradient_graph, simplified_gradient_graph, PassStats};
 
 use crate::ir::{ArgKind, Graph, OutKind, Shape};
 

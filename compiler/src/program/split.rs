@@ -52,7 +52,7 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
     let traced = live_values(&step.step).len();
     let combined = with_backward_step(step)?;
     let with_gradients = live_values(&combined).len();
-    let combined = simplify(&factor_invariant_products(&simplify(&combined)));
+    let combined = simplified(&combined);
     let simplified = live_values(&combined).len();
     let prediction = step_output(&combined, OutKind::Prediction, "the prediction")?;
     let prediction = combined.shape(prediction).clone();
@@ -116,6 +116,22 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
             simplified,
         },
     })
+}
+
+/// The step graph with its backward sweep, before simplification (the
+/// `grad` stage of `neurojit ir`). See [`compile_training`] for its outputs.
+pub fn gradient_graph(step: &StepProgram) -> Result<Graph, GraphError> {
+    with_backward_step(step)
+}
+
+/// The step graph with its backward sweep, simplified as
+/// [`compile_training`] simplifies it before splitting it into programs.
+pub fn simplified_gradient_graph(step: &StepProgram) -> Result<Graph, GraphError> {
+    Ok(simplified(&with_backward_step(step)?))
+}
+
+fn simplified(combined: &Graph) -> Graph {
+    simplify(&factor_invariant_products(&simplify(combined)))
 }
 
 /// The step graph with its backward sweep: adds `StateAdjoint(s)` arguments

@@ -1,0 +1,106 @@
+//! `neurojit bench --preset NAME --backend jit --backend interp`: the same
+//! training step (forward + backward + Adam) on each backend, timed, with
+//! the ratio. `--json` adds one JSON object per preset as the last line.
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+use neurojit::bench::{measure, BenchResult, MeasureOptions, Preset, PRESETS};
+use neurojit_runtime::BackendKind;
+use serde_json::{json, Map, Value};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Preset network(s): tiny, small, medium, recurrent (repeatable).
+    #[arg(long, required = true, value_parser = preset_names())]
+    preset: Vec<String>,
+    /// Backend(s) to time: jit, interp (repeatable).
+    #[arg(long, default_values = ["jit", "interp"], value_parser = ["jit", "interp"])]
+    backend: Vec<String>,
+    /// Worker threads (the batch is split across them).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seconds of timed steps per backend (at least 3 steps are timed).
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Print one JSON object per preset on the last line(s).
+    #[arg(long)]
+    json: bool,
+}
+
+fn preset_names() -> Vec<&'static str> {
+    PRESETS.iter().map(|p| p.name).collect()
+}
+
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    let options = MeasureOptions {
+        threads: args.threads,
+        budget: Duration::from_secs_f64(args.seconds),
+        ..MeasureOptions::default()
+    };
+    let mut lines = Vec::new();
+    for name in &args.preset {
+        let preset = Preset::named(name).ok_or_else(|| anyhow!("unknown preset {name}"))?;
+        println!(
+            "preset {} (batch {}, T {}, {} thread{})",
+            preset.name,
+            preset.batch,
+            preset.steps,
+            args.threads,
+            if args.threads == 1 { "" } else { "s" }
+        );
+        let mut results: Vec<(BackendKind, BenchResult)> = Vec::new();
+        for backend in &args.backend {
+            let kind = BackendKind::parse(backend).expect("clap checked the name");
+            let r = measure(&preset, kind, &options)?;
+            println!(
+                "  {:<6} step {:>10.3} ms   compile {:>8.2} ms   tape {} B/step   ({} samples, first loss {:.6})",
+                kind.name(),
+                r.step_s * 1e3,
+                r.compile_s * 1e3,
+                r.tape_bytes_per_step,
+                r.samples,
+                r.first_loss
+            );
+            results.push((kind, r));
+        }
+        let step_of = |k: BackendKind| {
+            results
+                .iter()
+                .find(|(kind, _)| *kind == k)
+                .map(|(_, r)| r.step_s)
+        };
+        let ratio = match (step_of(BackendKind::Interp), step_of(BackendKind::Jit)) {
+            (Some(interp), Some(jit)) => {
+                println!("  ratio interp/jit: {:.1}x", interp / jit);
+                Some(interp / jit)
+            }
+            _ => None,
+        };
+        let mut obj = Map::new();
+        obj.insert("preset".into(), json!(preset.name));
+        obj.insert("batch".into(), json!(preset.batch));
+        obj.insert("T".into(), json!(preset.steps));
+        obj.insert("threads".into(), json!(args.threads));
+        for (kind, r) in &results {
+            obj.insert(
+                kind.name().into(),
+                json!({
+                    "step_s": r.step_s,
+                    "compile_s": r.compile_s,
+                    "tape_bytes_per_step": r.tape_bytes_per_step,
+                    "samples": r.samples,
+                }),
+            );
+        }
+        obj.insert("ratio".into(), ratio.map_or(Value::Null, |r| json!(r)));
+        lines.push(Value::Object(obj).to_string());
+    }
+    if args.json {
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

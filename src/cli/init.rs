@@ -1,0 +1,34 @@
+//! `neurojit init [PATH]`: writes the tutorial spec, commented, to start from.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use neurojit::spec::TUTORIAL_SPEC;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Where to write the spec.
+    #[arg(default_value = "neurojit.toml")]
+    path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: InitArgs) -> Result<ExitCode> {
+    if args.path.exists() && !args.force {
+        bail!(
+            "{} already exists (use --force to overwrite it)",
+            args.path.display()
+        );
+    }
+    std::fs::write(&args.path, TUTORIAL_SPEC)
+        .with_context(|| format!("writing {}", args.path.display()))?;
+    println!(
+        "wrote {} — train it with `neurojit train {}`",
+        args.path.display(),
+        args.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

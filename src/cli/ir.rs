@@ -1,0 +1,111 @@
+//! `neurojit ir [SPEC] --stage graph|grad|simplified|clif|asm`: what the
+//! network became at each compilation stage.
+
+use super::load::spec_or_tutorial;
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use neurojit::trace::trace;
+use neurojit::train::experiment;
+use neurojit_compiler::ir::Graph;
+use neurojit_compiler::jit::{asm_text, optimized_clif_text};
+use neurojit_compiler::program::{compile_training, gradient_graph, simplified_gradient_graph};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Stage {
+    /// The traced step and parameter-only loss.
+    Graph,
+    /// The step with its backward sweep, before simplification.
+    Grad,
+    /// The programs the runtime runs, simplified and split.
+    Simplified,
+    /// Cranelift IR of each program's kernel.
+    Clif,
+    /// Machine code of each program's kernel.
+    Asm,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Program {
+    Prologue,
+    Forward,
+    Backward,
+    ParamLoss,
+    Optimizer,
+}
+
+#[derive(Args, Debug)]
+pub struct IrArgs {
+    /// Spec file (the tutorial network when omitted).
+    spec: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "simplified")]
+    stage: Stage,
+    /// Only this program (simplified, clif and asm stages).
+    #[arg(long, value_enum)]
+    program: Option<Program>,
+}
+
+pub fn run(args: IrArgs) -> Result<ExitCode> {
+    let (spec, _) = spec_or_tutorial(args.spec.as_deref())?;
+    let exp = experiment(&spec)?;
+    let traced = trace(exp.network.as_ref(), &exp.trace)?;
+    let step = &traced.program;
+    match args.stage {
+        Stage::Graph => {
+            section("step", &step.step);
+            section("param_loss", &step.param_loss);
+        }
+        Stage::Grad => section("step with gradients", &gradient_graph(step)?),
+        Stage::Simplified | Stage::Clif | Stage::Asm => {
+            let programs = compile_training(step)?;
+            if args.stage == Stage::Simplified && args.program.is_none() {
+                let s = &programs.stats;
+                println!(
+                    "# live nodes: traced step {}, with gradients {}, simplified {}",
+                    s.traced, s.with_gradients, s.simplified
+                );
+                println!(
+                    "# tape: {} values, {} bytes per timestep",
+                    programs.tape.len(),
+                    programs.tape_bytes_per_step()
+                );
+                if std::env::var_os("NEUROJIT_IR_COMBINED").is_some() {
+                    section("simplified step", &simplified_gradient_graph(step)?);
+                }
+            }
+            let update = exp
+                .optimizer
+                .update_graph(&programs.params, exp.clip.as_deref())?;
+            let all = [
+                (Program::Prologue, "prologue", &programs.prologue),
+                (Program::Forward, "forward", &programs.forward),
+                (Program::Backward, "backward", &programs.backward),
+                (Program::ParamLoss, "param_loss", &programs.param_loss),
+                (Program::Optimizer, "optimizer", &update),
+            ];
+            for (which, name, graph) in all {
+                if args.program.is_some_and(|p| p != which) {
+                    continue;
+                }
+                match args.stage {
+                    Stage::Simplified => section(name, graph),
+                    Stage::Clif => text_section(name, &optimized_clif_text(graph)?),
+                    _ => text_section(name, &asm_text(graph)?),
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn section(name: &str, graph: &Graph) {
+    println!("# {name}: {} nodes", graph.len());
+    print!("{graph}");
+    println!();
+}
+
+fn text_section(name: &str, text: &str) {
+    println!("# {name}");
+    println!("{text}");
+}

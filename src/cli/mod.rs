@@ -1,0 +1,43 @@
+//! Command-line definitions (clap) and dispatch.
+
+mod bench;
+mod conformance;
+mod init;
+mod ir;
+mod load;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "neurojit",
+    version,
+    about = "Train spiking neural networks fast by compiling them"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write the tutorial network as a commented spec file to start from.
+    Init(init::InitArgs),
+    /// Print the IR of a network at one compilation stage.
+    Ir(ir::IrArgs),
+    /// Time one training step on the JIT and/or the interpreter.
+    Bench(bench::BenchArgs),
+    /// Check neurojit against Rockpool reference cases.
+    Conformance(conformance::ConformanceArgs),
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Ir(args) => ir::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Conformance(args) => conformance::run(args),
+    }
+}
