@@ -364,13 +364,15 @@ pub fn check_matches(
                         format!("is missing from the checkpoint{where_}"),
                     ))
                 }
-                Some(t) if &t.shape != shape => return Err(mismatch(
-                    path,
-                    format!(
+                Some(t) if &t.shape != shape => {
+                    return Err(mismatch(
+                        path,
+                        format!(
                         "has shape {:?} in the checkpoint{where_}, the network expects {shape:?}",
                         t.shape
                     ),
-                )),
+                    ))
+                }
                 Some(_) => {}
             }
         }

@@ -96,7 +96,7 @@ impl Source<'_> {
 
     /// A `toml` parse or type error, with serde's type names replaced by
     /// words a spec author uses.
-    pub fn from_toml(&self, error: &toml::de::Error) -> SpecError {
+    pub fn toml_error(&self, error: &toml::de::Error) -> SpecError {
         let message = humanize(error.message());
         match error.span() {
             Some(span) => self.error(span, message),

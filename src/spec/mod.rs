@@ -78,7 +78,7 @@ pub struct Spec {
 /// relative `[data] path` is kept as written.
 pub fn parse_spec(text: &str, file: &str) -> Result<Spec, SpecError> {
     let src = Source { file, text };
-    let raw: raw::RawSpec = toml::from_str(text).map_err(|e| src.from_toml(&e))?;
+    let raw: raw::RawSpec = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
     let network = network::convert_network(&src, &raw.network)?;
     let params = network.parameters();
     let (bounds, param_bounds) = bounds::convert_bounds(&src, &raw.bounds, &params)?;

@@ -32,6 +32,8 @@ pub struct NetworkSpec {
 }
 
 /// One layer (or container of layers) of a network.
+// A spec is built once per run: the size of the LIF variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerSpec {
     Linear(LinearSpec),
