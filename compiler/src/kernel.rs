@@ -9,6 +9,16 @@ use thiserror::Error;
 /// value's element count. Outputs marked `accumulate` are added into.
 pub trait Kernel: Send + Sync {
     fn run(&self, args: &[&[f32]], outputs: &mut [&mut [f32]]) -> Result<(), KernelError>;
+
+    /// Runs on tables of raw buffer addresses, without checking them: the
+    /// runtime's hot path, which checks its buffers once when it binds them.
+    ///
+    /// # Safety
+    /// `args[i]` must point to `graph.args()[i].shape.numel()` readable
+    /// floats and `outputs[j]` to as many writable floats as output `j` has
+    /// elements, all valid for the duration of the call; no output buffer
+    /// may overlap another output or any argument.
+    unsafe fn run_unchecked(&self, args: &[*const f32], outputs: &[*mut f32]);
 }
 
 /// Turns graphs into kernels.

@@ -1,10 +1,10 @@
 //! Binding plans: for each argument and output of a program, which runtime
 //! buffer it reads or writes. Plans are resolved once, when a session is
-//! built, so the per-timestep hot path only indexes vectors.
+//! built, and checked against the buffers' lengths then, so the
+//! per-timestep hot path only looks up addresses.
 
 use crate::RuntimeError;
 use neurojit_compiler::ir::{ArgKind, Graph, OutKind};
-use smallvec::SmallVec;
 
 /// Where an argument's values come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,21 +45,19 @@ pub(crate) fn plan(program: &'static str, graph: &Graph) -> Result<Plan, Runtime
     let sources = graph
         .args()
         .iter()
-        .map(|a| {
-            Ok(match a.kind {
-                ArgKind::Param => Source::Param(a.slot),
-                ArgKind::Hoisted => Source::Hoisted(a.slot),
-                ArgKind::State => Source::State(a.slot),
-                ArgKind::Input => Source::Input(a.slot),
-                ArgKind::Target => Source::Target,
-                ArgKind::Tape => Source::Tape(a.slot),
-                ArgKind::StateAdjoint => Source::StateAdjoint(a.slot),
-                ArgKind::Grad => Source::Grad(a.slot),
-                ArgKind::Moment => Source::Moment(a.slot),
-                ArgKind::Scalar => Source::Scalar(a.slot),
-            })
+        .map(|a| match a.kind {
+            ArgKind::Param => Source::Param(a.slot),
+            ArgKind::Hoisted => Source::Hoisted(a.slot),
+            ArgKind::State => Source::State(a.slot),
+            ArgKind::Input => Source::Input(a.slot),
+            ArgKind::Target => Source::Target,
+            ArgKind::Tape => Source::Tape(a.slot),
+            ArgKind::StateAdjoint => Source::StateAdjoint(a.slot),
+            ArgKind::Grad => Source::Grad(a.slot),
+            ArgKind::Moment => Source::Moment(a.slot),
+            ArgKind::Scalar => Source::Scalar(a.slot),
         })
-        .collect::<Result<Vec<_>, RuntimeError>>()?;
+        .collect();
     let mut sinks = Vec::new();
     for o in graph.outputs() {
         let sink = match o.kind {
@@ -83,41 +81,4 @@ pub(crate) fn plan(program: &'static str, graph: &Graph) -> Result<Plan, Runtime
         sinks.push(sink);
     }
     Ok(Plan { sources, sinks })
-}
-
-/// A list of buffers from which each one can be taken mutably once, so that
-/// several outputs can be borrowed from one `Vec<Vec<f32>>` at a time.
-pub(crate) struct Takeable<'a>(SmallVec<[Option<&'a mut [f32]>; 8]>);
-
-impl<'a> Takeable<'a> {
-    pub fn whole(buffers: &'a mut [Vec<f32>]) -> Takeable<'a> {
-        Takeable(buffers.iter_mut().map(|b| Some(b.as_mut_slice())).collect())
-    }
-
-    /// Row `t` of each buffer, seen as `rows` equal rows.
-    pub fn row(buffers: &'a mut [Vec<f32>], t: usize, rows: usize) -> Takeable<'a> {
-        Takeable(
-            buffers
-                .iter_mut()
-                .map(|b| {
-                    let n = b.len() / rows.max(1);
-                    Some(&mut b[t * n..(t + 1) * n])
-                })
-                .collect(),
-        )
-    }
-
-    pub fn empty() -> Takeable<'a> {
-        Takeable(SmallVec::new())
-    }
-
-    pub fn take(&mut self, i: usize) -> Option<&'a mut [f32]> {
-        self.0.get_mut(i).and_then(Option::take)
-    }
-}
-
-/// Row `t` of a time-major buffer of `rows` rows.
-pub(crate) fn row(buffer: &[f32], t: usize, rows: usize) -> &[f32] {
-    let n = buffer.len() / rows.max(1);
-    &buffer[t * n..(t + 1) * n]
 }

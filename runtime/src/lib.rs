@@ -4,6 +4,7 @@
 //! whichever backend compiled them: the JIT or the interpreter.
 
 mod binding;
+mod buffers;
 mod error;
 mod optimizer;
 mod session;

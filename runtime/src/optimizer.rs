@@ -3,27 +3,30 @@
 //!
 //! The program reads `Param(p)`, `Grad(p)`, `Moment(m)` and `Scalar(k)`
 //! arguments and writes `Param(p)` and `Moment(m)` outputs. Outputs go to
-//! spare buffers that are then swapped in, so no kernel ever reads and
-//! writes the same buffer.
+//! spare buffers: moments are swapped in, updated parameters copied into
+//! the session's own buffers (whose addresses must not change).
 
-use crate::binding::Takeable;
-use crate::session::{BoundProgram, Readable, Writable};
+use crate::binding::{plan, Plan, Sink, Source};
 use crate::{RuntimeError, Session};
-use neurojit_compiler::ir::{ArgKind, Graph, OutKind};
-use neurojit_compiler::kernel::Backend;
+use neurojit_compiler::ir::{ArgKind, Graph};
+use neurojit_compiler::kernel::{Backend, Kernel};
 
 pub struct Optimizer {
-    program: BoundProgram,
+    kernel: Box<dyn Kernel>,
+    plan: Plan,
     moments: Vec<Vec<f32>>,
     next_moments: Vec<Vec<f32>>,
     next_params: Vec<Vec<f32>>,
-    updated_params: Vec<usize>,
     steps_taken: u64,
 }
 
 impl Optimizer {
-    pub fn new(update: &Graph, backend: &dyn Backend, session: &Session) -> Result<Optimizer, RuntimeError> {
-        let program = BoundProgram::compile("optimiser", update, backend)?;
+    pub fn new(
+        update: &Graph,
+        backend: &dyn Backend,
+        session: &Session,
+    ) -> Result<Optimizer, RuntimeError> {
+        let plan = plan("optimiser", update)?;
         let moment_count = update
             .args()
             .iter()
@@ -35,18 +38,36 @@ impl Optimizer {
         for a in update.args().iter().filter(|a| a.kind == ArgKind::Moment) {
             moments[a.slot] = vec![0.0; a.shape.numel()];
         }
-        let updated_params = update
-            .outputs()
-            .iter()
-            .filter(|o| o.kind == OutKind::Param)
-            .map(|o| o.slot)
-            .collect();
+        let unbound = |what: String| RuntimeError::Unbound {
+            program: "optimiser",
+            what,
+        };
+        for (source, arg) in plan.sources.iter().zip(update.args()) {
+            match source {
+                Source::Param(i) | Source::Grad(i) if *i < session.params().len() => {}
+                Source::Moment(_) | Source::Scalar(_) => {}
+                other => return Err(unbound(format!("argument `{}` ({other:?})", arg.name))),
+            }
+        }
+        for (sink, out) in plan.sinks.iter().zip(update.outputs()) {
+            match sink {
+                Sink::Param(i) if *i < session.params().len() => {}
+                Sink::Moment(i) if *i < moment_count => {}
+                other => return Err(unbound(format!("output `{}` ({other:?})", out.name))),
+            }
+        }
+        let kernel = backend
+            .compile(update)
+            .map_err(|source| RuntimeError::Compile {
+                program: "optimiser",
+                source,
+            })?;
         Ok(Optimizer {
-            program,
+            kernel,
+            plan,
             next_moments: moments.clone(),
             moments,
-            next_params: session.params.clone(),
-            updated_params,
+            next_params: session.params().to_vec(),
             steps_taken: 0,
         })
     }
@@ -61,9 +82,16 @@ impl Optimizer {
     }
 
     /// Restores moments (e.g. from a checkpoint) and the step counter.
-    pub fn set_moments(&mut self, moments: Vec<Vec<f32>>, steps_taken: u64) -> Result<(), RuntimeError> {
+    pub fn set_moments(
+        &mut self,
+        moments: Vec<Vec<f32>>,
+        steps_taken: u64,
+    ) -> Result<(), RuntimeError> {
         if moments.len() != self.moments.len()
-            || moments.iter().zip(&self.moments).any(|(a, b)| a.len() != b.len())
+            || moments
+                .iter()
+                .zip(&self.moments)
+                .any(|(a, b)| a.len() != b.len())
         {
             return Err(RuntimeError::Length {
                 what: "optimiser moments".into(),
@@ -80,22 +108,46 @@ impl Optimizer {
     /// are the program's `Scalar(k)` arguments for this step.
     pub fn step(&mut self, session: &mut Session, scalars: &[f32]) -> Result<(), RuntimeError> {
         {
-            let readable = Readable {
-                params: &session.params,
-                grads: &session.grads,
-                moments: &self.moments,
-                scalars,
-                ..Readable::default()
-            };
-            let writable = Writable {
-                params: Takeable::whole(&mut self.next_params),
-                moments: Takeable::whole(&mut self.next_moments),
-                ..Writable::default()
-            };
-            self.program.call(readable, writable)?;
+            let params = session.params();
+            let grads = session.grads();
+            let mut args: Vec<&[f32]> = Vec::with_capacity(self.plan.sources.len());
+            for source in &self.plan.sources {
+                args.push(match *source {
+                    Source::Param(i) => &params[i],
+                    Source::Grad(i) => &grads[i],
+                    Source::Moment(i) => &self.moments[i],
+                    Source::Scalar(i) => scalars.get(i..i + 1).ok_or(RuntimeError::Length {
+                        what: "optimiser scalars".into(),
+                        expected: i + 1,
+                        got: scalars.len(),
+                    })?,
+                    _ => unreachable!("checked in Optimizer::new"),
+                });
+            }
+            let mut param_outs: Vec<Option<&mut [f32]>> =
+                self.next_params.iter_mut().map(|b| Some(b.as_mut_slice())).collect();
+            let mut moment_outs: Vec<Option<&mut [f32]>> =
+                self.next_moments.iter_mut().map(|b| Some(b.as_mut_slice())).collect();
+            let mut outputs: Vec<&mut [f32]> = Vec::with_capacity(self.plan.sinks.len());
+            for sink in &self.plan.sinks {
+                let taken = match *sink {
+                    Sink::Param(i) => param_outs[i].take(),
+                    Sink::Moment(i) => moment_outs[i].take(),
+                    _ => None,
+                };
+                outputs.push(taken.expect("plans have one output per buffer"));
+            }
+            self.kernel
+                .run(&args, &mut outputs)
+                .map_err(|source| RuntimeError::Kernel {
+                    program: "optimiser",
+                    source,
+                })?;
         }
-        for &p in &self.updated_params {
-            std::mem::swap(&mut session.params[p], &mut self.next_params[p]);
+        for sink in &self.plan.sinks {
+            if let Sink::Param(p) = *sink {
+                session.buffers.params[p].copy_from_slice(&self.next_params[p]);
+            }
         }
         std::mem::swap(&mut self.moments, &mut self.next_moments);
         self.steps_taken += 1;

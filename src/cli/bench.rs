@@ -24,6 +24,9 @@ pub struct BenchArgs {
     /// Seconds of timed steps per backend (at least 3 steps are timed).
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
+    /// At most this many timed steps per backend.
+    #[arg(long, default_value_t = 200)]
+    max_steps: usize,
     /// Print one JSON object per preset on the last line(s).
     #[arg(long)]
     json: bool,
@@ -37,6 +40,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let options = MeasureOptions {
         threads: args.threads,
         budget: Duration::from_secs_f64(args.seconds),
+        max_steps: args.max_steps,
         ..MeasureOptions::default()
     };
     let mut lines = Vec::new();

@@ -69,6 +69,26 @@ impl Kernel for InterpretedGraph {
         }
         Ok(())
     }
+
+    unsafe fn run_unchecked(&self, args: &[*const f32], outputs: &[*mut f32]) {
+        let graph = &self.graph;
+        // SAFETY: the caller guarantees each address holds the argument's or
+        // output's element count and that outputs alias nothing else.
+        let args: Vec<&[f32]> = args
+            .iter()
+            .zip(graph.args())
+            .map(|(&p, a)| unsafe { std::slice::from_raw_parts(p, a.shape.numel()) })
+            .collect();
+        let mut outs: Vec<&mut [f32]> = outputs
+            .iter()
+            .zip(graph.outputs())
+            .map(|(&p, o)| unsafe {
+                std::slice::from_raw_parts_mut(p, graph.shape(o.value).numel())
+            })
+            .collect();
+        self.run(&args, &mut outs)
+            .expect("the caller passed buffers of the graph's lengths");
+    }
 }
 
 /// Convenience for tests and tools: evaluates `graph` on `args` and returns

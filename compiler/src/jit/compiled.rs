@@ -96,4 +96,23 @@ impl Kernel for JitKernel {
         }
         Ok(())
     }
+
+    unsafe fn run_unchecked(&self, args: &[*const f32], outputs: &[*mut f32]) {
+        debug_assert_eq!(args.len(), self.arg_lens.len());
+        debug_assert_eq!(outputs.len(), self.output_lens.len());
+        let entry = self.code.entry();
+        if self.code.scratch_len == 0 {
+            // SAFETY: the caller guarantees the tables (see `Kernel`).
+            unsafe { entry(args.as_ptr(), outputs.as_ptr(), std::ptr::null_mut()) };
+            return;
+        }
+        match self.scratch.try_lock() {
+            // SAFETY: as above; the scratch buffer is this call's alone.
+            Ok(mut scratch) => unsafe { entry(args.as_ptr(), outputs.as_ptr(), scratch.as_mut_ptr()) },
+            Err(_) => {
+                let mut own = vec![0.0f32; self.code.scratch_len];
+                unsafe { entry(args.as_ptr(), outputs.as_ptr(), own.as_mut_ptr()) };
+            }
+        }
+    }
 }

@@ -1,0 +1,164 @@
+//! Every buffer a session owns, and how a plan's sources and sinks map onto
+//! them at a given timestep.
+//!
+//! Buffers are allocated once, when the session is built, and never
+//! resized, so their addresses are stable. States and state adjoints are
+//! double-buffered: step `t` reads one copy and writes the other (its
+//! `parity`), so no buffer is ever read and written by the same call.
+//! Time-indexed buffers (inputs, targets, predictions, tape, records) are
+//! time-major: row `t` is one step's value.
+
+use crate::binding::{Sink, Source};
+use neurojit_compiler::program::{Slot, TrainingPrograms};
+use neurojit_compiler::ir::ArgKind;
+
+/// Which row and which copy of the double-buffered values a call uses.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct At {
+    pub t: usize,
+    /// States: read copy `parity`, write copy `1 - parity`.
+    pub state_parity: usize,
+    /// State adjoints: read copy `parity`, write copy `1 - parity`.
+    pub adjoint_parity: usize,
+}
+
+impl At {
+    pub fn once() -> At {
+        At {
+            t: 0,
+            state_parity: 0,
+            adjoint_parity: 0,
+        }
+    }
+}
+
+pub(crate) struct Buffers {
+    pub steps: usize,
+    pub params: Vec<Vec<f32>>,
+    pub grads: Vec<Vec<f32>>,
+    pub hoisted: Vec<Vec<f32>>,
+    pub states: [Vec<Vec<f32>>; 2],
+    pub adjoints: [Vec<Vec<f32>>; 2],
+    pub tape: Vec<Vec<f32>>,
+    pub records: Vec<Vec<f32>>,
+    pub inputs: Vec<Vec<f32>>,
+    pub targets: Vec<f32>,
+    pub predictions: Vec<f32>,
+    pub loss: [f32; 1],
+}
+
+fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {
+    slots
+        .iter()
+        .map(|s| vec![0.0; s.shape.numel() * rows])
+        .collect()
+}
+
+impl Buffers {
+    pub fn new(p: &TrainingPrograms, steps: usize) -> Buffers {
+        Buffers {
+            steps,
+            params: zeros(&p.params, 1),
+            grads: zeros(&p.params, 1),
+            hoisted: zeros(&p.hoisted, 1),
+            states: [zeros(&p.states, 1), zeros(&p.states, 1)],
+            adjoints: [zeros(&p.states, 1), zeros(&p.states, 1)],
+            tape: zeros(&p.tape, steps),
+            records: zeros(&p.records, steps),
+            inputs: input_buffers(p, steps),
+            targets: vec![0.0; p.target.numel() * steps],
+            predictions: vec![0.0; p.prediction.numel() * steps],
+            loss: [0.0],
+        }
+    }
+
+    /// Elements one call reads through `source`, or `None` when the session
+    /// has no such buffer.
+    pub fn source_len(&self, source: Source) -> Option<usize> {
+        let whole = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(Vec::len);
+        let row = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(|b| b.len() / self.steps);
+        match source {
+            Source::Param(i) => whole(&self.params, i),
+            Source::Hoisted(i) => whole(&self.hoisted, i),
+            Source::State(i) => whole(&self.states[0], i),
+            Source::StateAdjoint(i) => whole(&self.adjoints[0], i),
+            Source::Tape(i) => row(&self.tape, i),
+            Source::Input(i) => row(&self.inputs, i),
+            Source::Target => Some(self.targets.len() / self.steps),
+            // Optimiser arguments are bound by the optimiser, not here.
+            Source::Grad(_) | Source::Moment(_) | Source::Scalar(_) => None,
+        }
+    }
+
+    /// Elements one call writes through `sink`, or `None` when the session
+    /// has no such buffer.
+    pub fn sink_len(&self, sink: Sink) -> Option<usize> {
+        let whole = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(Vec::len);
+        let row = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(|b| b.len() / self.steps);
+        match sink {
+            Sink::Hoisted(i) => whole(&self.hoisted, i),
+            Sink::State(i) => whole(&self.states[0], i),
+            Sink::StateAdjoint(i) => whole(&self.adjoints[0], i),
+            Sink::Grad(i) => whole(&self.grads, i),
+            Sink::Tape(i) => row(&self.tape, i),
+            Sink::Record(i) => row(&self.records, i),
+            Sink::Prediction => Some(self.predictions.len() / self.steps),
+            Sink::Loss => Some(1),
+            Sink::Param(_) | Sink::Moment(_) => None,
+        }
+    }
+
+    /// The address `source` reads at `at`. Only called for sources whose
+    /// length was checked by `source_len`.
+    pub fn source_ptr(&self, source: Source, at: At) -> *const f32 {
+        let row = |b: &Vec<f32>| b[at.t * (b.len() / self.steps)..].as_ptr();
+        match source {
+            Source::Param(i) => self.params[i].as_ptr(),
+            Source::Hoisted(i) => self.hoisted[i].as_ptr(),
+            Source::State(i) => self.states[at.state_parity][i].as_ptr(),
+            Source::StateAdjoint(i) => self.adjoints[at.adjoint_parity][i].as_ptr(),
+            Source::Tape(i) => row(&self.tape[i]),
+            Source::Input(i) => row(&self.inputs[i]),
+            Source::Target => row(&self.targets),
+            Source::Grad(_) | Source::Moment(_) | Source::Scalar(_) => {
+                unreachable!("rejected when the program was bound")
+            }
+        }
+    }
+
+    /// The address `sink` writes at `at`. Only called for sinks whose length
+    /// was checked by `sink_len`.
+    pub fn sink_ptr(&mut self, sink: Sink, at: At) -> *mut f32 {
+        let steps = self.steps;
+        let row = |b: &mut Vec<f32>| {
+            let n = b.len() / steps;
+            b[at.t * n..].as_mut_ptr()
+        };
+        match sink {
+            Sink::Hoisted(i) => self.hoisted[i].as_mut_ptr(),
+            Sink::State(i) => self.states[1 - at.state_parity][i].as_mut_ptr(),
+            Sink::StateAdjoint(i) => self.adjoints[1 - at.adjoint_parity][i].as_mut_ptr(),
+            Sink::Grad(i) => self.grads[i].as_mut_ptr(),
+            Sink::Tape(i) => row(&mut self.tape[i]),
+            Sink::Record(i) => row(&mut self.records[i]),
+            Sink::Prediction => row(&mut self.predictions),
+            Sink::Loss => self.loss.as_mut_ptr(),
+            Sink::Param(_) | Sink::Moment(_) => unreachable!("rejected when the program was bound"),
+        }
+    }
+}
+
+/// One time-major buffer per input slot, shaped from the programs' `Input`
+/// arguments (slot 0 is the network input).
+fn input_buffers(programs: &TrainingPrograms, steps: usize) -> Vec<Vec<f32>> {
+    let mut sizes = vec![programs.input.numel()];
+    for graph in [&programs.forward, &programs.backward] {
+        for arg in graph.args().iter().filter(|a| a.kind == ArgKind::Input) {
+            if sizes.len() <= arg.slot {
+                sizes.resize(arg.slot + 1, 0);
+            }
+            sizes[arg.slot] = arg.shape.numel();
+        }
+    }
+    sizes.into_iter().map(|n| vec![0.0; n * steps]).collect()
+}
