@@ -12,26 +12,6 @@ use crate::binding::{Sink, Source};
 use neurojit_compiler::program::{Slot, TrainingPrograms};
 use neurojit_compiler::ir::ArgKind;
 
-/// Which row and which copy of the double-buffered values a call uses.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct At {
-    pub t: usize,
-    /// States: read copy `parity`, write copy `1 - parity`.
-    pub state_parity: usize,
-    /// State adjoints: read copy `parity`, write copy `1 - parity`.
-    pub adjoint_parity: usize,
-}
-
-impl At {
-    pub fn once() -> At {
-        At {
-            t: 0,
-            state_parity: 0,
-            adjoint_parity: 0,
-        }
-    }
-}
-
 pub(crate) struct Buffers {
     pub steps: usize,
     pub params: Vec<Vec<f32>>,
@@ -108,15 +88,17 @@ impl Buffers {
         }
     }
 
-    /// The address `source` reads at `at`. Only called for sources whose
-    /// length was checked by `source_len`.
-    pub fn source_ptr(&self, source: Source, at: At) -> *const f32 {
-        let row = |b: &Vec<f32>| b[at.t * (b.len() / self.steps)..].as_ptr();
+    /// The address `source` reads at step 0 and its stride between steps
+    /// (0 for buffers that are not time-indexed). States and adjoints are
+    /// read from copy `parity`. Only called for sources whose length was
+    /// checked by `source_len`.
+    pub fn source_ptr(&self, source: Source, parity: usize) -> (*const f32, usize) {
+        let row = |b: &Vec<f32>| (b.as_ptr(), b.len() / self.steps);
         match source {
-            Source::Param(i) => self.params[i].as_ptr(),
-            Source::Hoisted(i) => self.hoisted[i].as_ptr(),
-            Source::State(i) => self.states[at.state_parity][i].as_ptr(),
-            Source::StateAdjoint(i) => self.adjoints[at.adjoint_parity][i].as_ptr(),
+            Source::Param(i) => (self.params[i].as_ptr(), 0),
+            Source::Hoisted(i) => (self.hoisted[i].as_ptr(), 0),
+            Source::State(i) => (self.states[parity][i].as_ptr(), 0),
+            Source::StateAdjoint(i) => (self.adjoints[parity][i].as_ptr(), 0),
             Source::Tape(i) => row(&self.tape[i]),
             Source::Input(i) => row(&self.inputs[i]),
             Source::Target => row(&self.targets),
@@ -126,23 +108,21 @@ impl Buffers {
         }
     }
 
-    /// The address `sink` writes at `at`. Only called for sinks whose length
-    /// was checked by `sink_len`.
-    pub fn sink_ptr(&mut self, sink: Sink, at: At) -> *mut f32 {
+    /// The address `sink` writes at step 0 and its stride between steps.
+    /// States and adjoints are written to copy `1 - parity`. Only called for
+    /// sinks whose length was checked by `sink_len`.
+    pub fn sink_ptr(&mut self, sink: Sink, parity: usize) -> (*mut f32, usize) {
         let steps = self.steps;
-        let row = |b: &mut Vec<f32>| {
-            let n = b.len() / steps;
-            b[at.t * n..].as_mut_ptr()
-        };
+        let row = |b: &mut Vec<f32>| (b.as_mut_ptr(), b.len() / steps);
         match sink {
-            Sink::Hoisted(i) => self.hoisted[i].as_mut_ptr(),
-            Sink::State(i) => self.states[1 - at.state_parity][i].as_mut_ptr(),
-            Sink::StateAdjoint(i) => self.adjoints[1 - at.adjoint_parity][i].as_mut_ptr(),
-            Sink::Grad(i) => self.grads[i].as_mut_ptr(),
+            Sink::Hoisted(i) => (self.hoisted[i].as_mut_ptr(), 0),
+            Sink::State(i) => (self.states[1 - parity][i].as_mut_ptr(), 0),
+            Sink::StateAdjoint(i) => (self.adjoints[1 - parity][i].as_mut_ptr(), 0),
+            Sink::Grad(i) => (self.grads[i].as_mut_ptr(), 0),
             Sink::Tape(i) => row(&mut self.tape[i]),
             Sink::Record(i) => row(&mut self.records[i]),
             Sink::Prediction => row(&mut self.predictions),
-            Sink::Loss => self.loss.as_mut_ptr(),
+            Sink::Loss => (self.loss.as_mut_ptr(), 0),
             Sink::Param(_) | Sink::Moment(_) => unreachable!("rejected when the program was bound"),
         }
     }

@@ -8,7 +8,7 @@
 //! row.
 
 use crate::binding::{plan, Plan};
-use crate::buffers::{At, Buffers};
+use crate::buffers::Buffers;
 use crate::RuntimeError;
 use neurojit_compiler::ir::Graph;
 use neurojit_compiler::kernel::{Backend, Kernel};
@@ -20,13 +20,17 @@ use std::time::Instant;
 struct BoundProgram {
     kernel: Box<dyn Kernel>,
     plan: Plan,
-    /// Address tables filled before each call.
+    /// Per parity: each argument's and output's address at step 0 and its
+    /// stride between steps (see [`BoundProgram::refresh`]).
+    args_at: [Vec<(*const f32, usize)>; 2],
+    outs_at: [Vec<(*mut f32, usize)>; 2],
+    /// Address tables handed to the kernel, filled before each call.
     arg_ptrs: Vec<*const f32>,
     out_ptrs: Vec<*mut f32>,
 }
 
-// SAFETY: the address tables are scratch space, rewritten from the session's
-// own buffers before every call; they are never dereferenced elsewhere.
+// SAFETY: the address tables point into the buffers of the session that owns
+// this program (heap memory that moves with it) and are only used by it.
 unsafe impl Send for BoundProgram {}
 
 impl BoundProgram {
@@ -83,25 +87,49 @@ impl BoundProgram {
             })?;
         Ok(BoundProgram {
             kernel,
+            args_at: [Vec::new(), Vec::new()],
+            outs_at: [Vec::new(), Vec::new()],
             arg_ptrs: vec![std::ptr::null(); plan.sources.len()],
             out_ptrs: vec![std::ptr::null_mut(); plan.sinks.len()],
             plan,
         })
     }
 
-    /// Runs the program on the session's buffers at `at`.
-    fn call(&mut self, buffers: &mut Buffers, at: At) {
-        for (ptr, source) in self.arg_ptrs.iter_mut().zip(&self.plan.sources) {
-            *ptr = buffers.source_ptr(*source, at);
+    /// Recomputes the address tables from the buffers. Called at the start
+    /// of every pass, after the session last touched its buffers through
+    /// references, so the addresses are fresh for the whole pass.
+    fn refresh(&mut self, buffers: &mut Buffers) {
+        for parity in 0..2 {
+            self.args_at[parity] = self
+                .plan
+                .sources
+                .iter()
+                .map(|s| buffers.source_ptr(*s, parity))
+                .collect();
+            self.outs_at[parity] = self
+                .plan
+                .sinks
+                .iter()
+                .map(|s| buffers.sink_ptr(*s, parity))
+                .collect();
         }
-        for (ptr, sink) in self.out_ptrs.iter_mut().zip(&self.plan.sinks) {
-            *ptr = buffers.sink_ptr(*sink, at);
+    }
+
+    /// Runs the program at step `t`, reading state copy `parity`. The
+    /// tables must have been refreshed since the buffers were last touched.
+    fn call(&mut self, t: usize, parity: usize) {
+        for (ptr, &(base, stride)) in self.arg_ptrs.iter_mut().zip(&self.args_at[parity]) {
+            *ptr = base.wrapping_add(t * stride);
+        }
+        for (ptr, &(base, stride)) in self.out_ptrs.iter_mut().zip(&self.outs_at[parity]) {
+            *ptr = base.wrapping_add(t * stride);
         }
         // SAFETY: `bind` checked every source and sink against the length of
-        // the buffer it maps to; buffers are never resized, so each address
-        // points to exactly the elements the kernel expects. Sources and
-        // sinks never share a buffer: states and adjoints are read from one
-        // copy and written to the other, and no program reads what it writes.
+        // the buffer it maps to, and buffers are never resized, so each
+        // address (row `t < steps` of a time-indexed buffer) holds exactly
+        // the elements the kernel expects. Sources and sinks never share a
+        // buffer: states and adjoints are read from one copy and written to
+        // the other, and no program reads what it writes.
         unsafe { self.kernel.run_unchecked(&self.arg_ptrs, &self.out_ptrs) }
     }
 }
@@ -260,23 +288,25 @@ impl Session {
     /// `backward`.
     pub fn forward(&mut self) -> Result<LossParts, RuntimeError> {
         let b = &mut self.buffers;
-        self.prologue.call(b, At::once());
         b.states[0].iter_mut().for_each(|s| s.fill(0.0));
+        b.grads.iter_mut().for_each(|g| g.fill(0.0));
+        for program in [&mut self.prologue, &mut self.forward, &mut self.param_loss] {
+            program.refresh(b);
+        }
+        self.prologue.call(0, 0);
         let mut task = 0.0f64;
         for t in 0..b.steps {
-            let at = At {
-                t,
-                state_parity: t % 2,
-                adjoint_parity: 0,
-            };
-            self.forward.call(b, at);
-            task += b.loss[0] as f64;
+            self.forward.call(t, t % 2);
+            // SAFETY: reads the scalar the call just wrote, through the
+            // buffer the kernel wrote it to.
+            task += unsafe { b.loss.as_ptr().read() } as f64;
         }
-        b.grads.iter_mut().for_each(|g| g.fill(0.0));
-        self.param_loss.call(b, At::once());
+        self.param_loss.call(0, 0);
+        // SAFETY: as above.
+        let penalty = unsafe { b.loss.as_ptr().read() };
         self.last_loss = LossParts {
             task: task as f32,
-            penalty: b.loss[0],
+            penalty,
         };
         Ok(self.last_loss)
     }
@@ -286,14 +316,9 @@ impl Session {
     pub fn backward(&mut self) -> Result<(), RuntimeError> {
         let b = &mut self.buffers;
         b.adjoints[0].iter_mut().for_each(|a| a.fill(0.0));
-        let steps = b.steps;
-        for (k, t) in (0..steps).rev().enumerate() {
-            let at = At {
-                t,
-                state_parity: 0,
-                adjoint_parity: k % 2,
-            };
-            self.backward.call(b, at);
+        self.backward.refresh(b);
+        for (k, t) in (0..b.steps).rev().enumerate() {
+            self.backward.call(t, k % 2);
         }
         Ok(())
     }
