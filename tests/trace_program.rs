@@ -7,7 +7,7 @@ use neurojit::bounds::{make_bounds, Bound};
 use neurojit::nn::{
     Attribute, LeakMode, Lif, Linear, Module, ModuleError, RecordOptions, Sequential, StepContext,
 };
-use neurojit::trace::{trace, unroll, BoundsPenalty, TraceError, TraceOptions};
+use neurojit::trace::{trace, unroll, BoundsPenalty, StepLoss, TraceError, TraceOptions};
 use neurojit::tree::{set_matching, Path, Tensor, Tree};
 use neurojit_compiler::interp::evaluate;
 use neurojit_compiler::ir::{ArgKind, Graph, OutKind, Value};
@@ -109,6 +109,12 @@ fn run(graph: &Graph, lookup: &dyn Fn(ArgKind, usize) -> Vec<f32>) -> Vec<Vec<f3
 
 #[test]
 fn stepping_the_program_by_hand_matches_the_unrolled_graph() {
+    for loss in [StepLoss::Mse, StepLoss::Sse, StepLoss::CrossEntropy] {
+        step_by_hand_against_unrolled(loss);
+    }
+}
+
+fn step_by_hand_against_unrolled(loss_kind: StepLoss) {
     let mut rng = StdRng::seed_from_u64(5);
     let net = small_network(&mut rng);
     let (b, steps) = (2, 12);
@@ -125,7 +131,9 @@ fn stepping_the_program_by_hand_matches_the_unrolled_graph() {
         .map(|_| (0..b * 3).map(|_| rng.random_range(0.0..1.0)).collect())
         .collect();
 
-    let traced = trace(&net, &TraceOptions::new(b, steps)).unwrap();
+    let mut options = TraceOptions::new(b, steps);
+    options.loss = loss_kind;
+    let traced = trace(&net, &options).unwrap();
     let step = &traced.program.step;
     let mut state: Vec<Vec<f32>> = traced
         .program
@@ -153,7 +161,7 @@ fn stepping_the_program_by_hand_matches_the_unrolled_graph() {
         }
     }
 
-    let mut un = unroll(&net, &TraceOptions::new(b, steps)).unwrap();
+    let mut un = unroll(&net, &options).unwrap();
     for (t, &y) in un.outputs.clone().iter().enumerate() {
         un.graph.output(OutKind::Prediction, t, "y", y);
     }

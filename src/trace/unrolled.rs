@@ -12,7 +12,7 @@
 
 use super::penalty::parameter_loss;
 use super::{check_sizes, declare_params, path_map, StepLoss, TraceError, TraceOptions};
-use crate::loss::sse;
+use crate::loss::{cross_entropy, sse};
 use crate::nn::{InitialState, Module, StepContext};
 use crate::tree::{Path, Tree};
 use neurojit_compiler::ir::{ArgKind, Graph, Shape, Value};
@@ -32,7 +32,7 @@ pub struct UnrolledNetwork {
     pub records: Vec<(Path, String, Vec<Value>)>,
     /// Every touched state after the last step.
     pub final_states: Vec<(Path, Value)>,
-    /// The target term over the whole run (mse or sse; 0 for none).
+    /// The target term over the whole run (0 for none).
     pub target_loss: Value,
     /// The parameter-only term (0 when there is none).
     pub param_loss: Value,
@@ -52,7 +52,8 @@ pub fn unroll(network: &dyn Module, options: &TraceOptions) -> Result<UnrolledNe
     let mut states: Vec<(Path, Value)> = Vec::new();
     let mut outputs = Vec::with_capacity(steps);
     let mut records: Vec<(Path, String, Vec<Value>)> = Vec::new();
-    let mut squared_error: Option<Value> = None;
+    // The target term summed over steps.
+    let mut summed: Option<Value> = None;
     for t in 0..steps {
         let x = g.arg(
             ArgKind::Input,
@@ -89,20 +90,27 @@ pub fn unroll(network: &dyn Module, options: &TraceOptions) -> Result<UnrolledNe
             }
         }
         outputs.push(y);
-        if options.loss != StepLoss::None {
-            let term = sse(&mut g, y, target)?;
-            squared_error = Some(match squared_error {
+        let term = match options.loss {
+            StepLoss::Mse | StepLoss::Sse => Some(sse(&mut g, y, target)?),
+            StepLoss::CrossEntropy => Some(cross_entropy(&mut g, y, target)?),
+            StepLoss::None => None,
+        };
+        if let Some(term) = term {
+            summed = Some(match summed {
                 Some(total) => g.add(total, term)?,
                 None => term,
             });
         }
     }
 
-    let target_loss = match (options.loss, squared_error) {
+    // Mse divides the summed squared error by every element; cross-entropy
+    // (already a batch mean per step) is averaged over time.
+    let target_loss = match (options.loss, summed) {
         (StepLoss::Mse, Some(total)) => {
             let count = g.scalar((b * steps * n_out) as f32);
             g.div(total, count)?
         }
+        (StepLoss::CrossEntropy, Some(total)) => g.scale(total, 1.0 / steps as f32),
         (StepLoss::Sse, Some(total)) => total,
         _ => g.scalar(0.0),
     };
