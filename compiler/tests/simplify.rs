@@ -372,6 +372,23 @@ fn max_and_min_of_a_value_with_itself() {
     assert_eq!(output_rhs(&s, 1), "input x");
 }
 
+#[test]
+fn max_and_min_of_signed_zeros_do_not_depend_on_operand_order() {
+    // Rebuilding renumbers values, and the builder stores the operands of
+    // max/min in value order, so `max(-x, x)` can come back as `max(x, -x)`.
+    let g = with_x(|g, x| {
+        let nx = g.neg(x);
+        let nnx = g.neg(nx);
+        vec![g.max(nx, nnx).unwrap(), g.min(nx, nnx).unwrap()]
+    });
+    let s = simplified(&g);
+    let zeros = vec![vec![0.0, -0.0, 0.0, -0.0]];
+    assert_bit_identical_on(&g, &s, &zeros);
+    let out = evaluate(&s, &[&zeros[0]]).unwrap();
+    assert!(out[0].iter().all(|v| v.to_bits() == 0.0f32.to_bits()));
+    assert!(out[1].iter().all(|v| v.to_bits() == (-0.0f32).to_bits()));
+}
+
 // ----- select -----------------------------------------------------------------------
 
 #[test]

@@ -82,10 +82,20 @@ fn unary(op: UnaryOp, a: &[f32], out: &mut [f32]) {
     }
 }
 
-/// `max` and `min` propagate NaN, like jax and Cranelift's `fmax`/`fmin`.
+/// `max` and `min` propagate NaN, like jax and Cranelift's `fmax`/`fmin`,
+/// and order `-0.0` below `+0.0` as those do (WebAssembly rules), so that
+/// they are commutative: the graph builder stores their operands in a
+/// canonical order.
 pub fn nan_max(x: f32, y: f32) -> f32 {
     if x.is_nan() || y.is_nan() {
         f32::NAN
+    } else if x == y {
+        // Equal, or two zeros: +0.0 wins.
+        if x.is_sign_negative() {
+            y
+        } else {
+            x
+        }
     } else {
         x.max(y)
     }
@@ -94,6 +104,13 @@ pub fn nan_max(x: f32, y: f32) -> f32 {
 pub fn nan_min(x: f32, y: f32) -> f32 {
     if x.is_nan() || y.is_nan() {
         f32::NAN
+    } else if x == y {
+        // Equal, or two zeros: -0.0 wins.
+        if x.is_sign_negative() {
+            x
+        } else {
+            y
+        }
     } else {
         x.min(y)
     }
