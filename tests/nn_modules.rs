@@ -231,3 +231,29 @@ fn recurrent_lif_puts_w_rec_first() {
         vec!["w_rec", "alpha", "beta", "bias", "threshold"]
     );
 }
+
+#[test]
+fn negative_time_constants_are_rejected_when_tracing() {
+    use neurojit::trace::{trace, TraceOptions};
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut net = Sequential::new(vec![
+        Linear::new(2, 3, &mut rng).boxed(),
+        Lif::new(3).boxed(),
+    ])
+    .unwrap();
+    let mut values = Tree::new();
+    values
+        .insert_at(
+            &Path::from(["1_LIF", "tau_syn"]),
+            Tensor::new([3, 1], vec![0.02, -0.01, 0.02]).unwrap(),
+        )
+        .unwrap();
+    net.set_attributes(&values).unwrap();
+    let err = trace(&net, &TraceOptions::new(1, 5))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "1_LIF: tau_syn[1] must be a positive time constant, got -0.01"
+    );
+}

@@ -24,6 +24,8 @@
 mod clip;
 mod cost;
 
+/// Re-exported from [`crate::tree`]: how bounds trees are configured.
+pub use crate::tree::{set_matching, set_matching_select};
 pub use clip::{clip_ranges, ClipRange};
 pub use cost::{bound_values, bounds_cost, bounds_cost_values};
 

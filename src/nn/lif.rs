@@ -224,6 +224,29 @@ impl Lif {
         self.attributes = attrs;
     }
 
+    /// In `taus` mode every stored time constant must be positive and
+    /// finite (the dynamics are undefined otherwise).
+    fn check_time_constants(&self, path: &Path) -> Result<(), ModuleError> {
+        for name in ["tau_mem", "tau_syn"] {
+            let Some(a) = self.attributes.iter().find(|a| a.name == name) else {
+                continue;
+            };
+            if let Some((i, &tau)) = a
+                .value
+                .data()
+                .iter()
+                .enumerate()
+                .find(|(_, t)| !(t.is_finite() && **t > 0.0))
+            {
+                return Err(ModuleError::Config {
+                    module: path.clone(),
+                    message: format!("{name}[{i}] must be a positive time constant, got {tau}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// `(alpha, beta)` as graph values for the current leak mode.
     fn decays(&self, ctx: &mut StepContext<'_>) -> Result<(Value, Value), ModuleError> {
         match self.leak_mode {
@@ -268,6 +291,7 @@ impl Module for Lif {
                 message: format!("dt must be positive, got {dt}"),
             });
         }
+        self.check_time_constants(ctx.path())?;
         let (b, n, k) = (ctx.batch(), self.n_out, self.n_syn);
         let syn_shape = Shape::from([b, n, k]);
         let (alpha, beta) = self.decays(ctx)?;
