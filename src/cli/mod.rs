@@ -5,6 +5,8 @@ mod conformance;
 mod init;
 mod ir;
 mod load;
+mod run_state;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -23,6 +25,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Train a network (the tutorial network on a built-in task by default).
+    Train(train::TrainArgs),
     /// Write the tutorial network as a commented spec file to start from.
     Init(init::InitArgs),
     /// Print the IR of a network at one compilation stage.
@@ -35,6 +39,7 @@ enum Command {
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Train(args) => train::run(args),
         Command::Init(args) => init::run(args),
         Command::Ir(args) => ir::run(args),
         Command::Bench(args) => bench::run(args),

@@ -22,7 +22,9 @@
 //! ```
 
 mod from_spec;
+mod sample;
 mod trainer;
 
 pub use from_spec::{bounds_trees, build_network, experiment, Experiment, SetupError};
+pub use sample::record_sample;
 pub use trainer::{Trainer, TrainerOptions, TrainError};

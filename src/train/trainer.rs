@@ -65,7 +65,7 @@ pub struct Trainer {
     session: ShardedSession,
     update: neurojit_runtime::Optimizer,
     optimizer: Box<dyn Optimizer>,
-    noise_rng: StdRng,
+    noise_seed: u64,
     batch: usize,
     steps: usize,
     compile_seconds: f64,
@@ -113,7 +113,7 @@ impl Trainer {
             session,
             update,
             optimizer,
-            noise_rng: StdRng::seed_from_u64(run.noise_seed),
+            noise_seed: run.noise_seed,
             batch: options.batch,
             steps: options.timesteps,
             compile_seconds: started.elapsed().as_secs_f64(),
@@ -212,14 +212,18 @@ impl Trainer {
         Ok(self.session.set_data(inputs, targets)?)
     }
 
-    /// Draws fresh noise for every noisy LIF layer.
+    /// Draws fresh noise for every noisy LIF layer. The noise of a step
+    /// depends only on the seed and the step number, so a resumed run sees
+    /// the same noise as an uninterrupted one.
     fn refresh_noise(&mut self) -> Result<(), TrainError> {
+        let step = self.update.steps_taken();
+        let mut rng = StdRng::seed_from_u64(self.noise_seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         for noise in &self.traced.noise {
             // The noise shape is one shard's step, batch first.
             let shard_batch = noise.shape.dims().first().copied().unwrap_or(1).max(1);
             let count = noise.shape.numel() / shard_batch * self.batch * self.steps;
             let values: Vec<f32> = (0..count)
-                .map(|_| StandardNormal.sample(&mut self.noise_rng))
+                .map(|_| StandardNormal.sample(&mut rng))
                 .collect();
             self.session.set_extra_input(noise.slot, &values)?;
         }

@@ -1,0 +1,263 @@
+//! `neurojit train [SPEC]`: compiles the network once, then trains it with
+//! a progress bar, writing a run folder (history, checkpoints, a recorded
+//! sample and plots). Without a spec it trains the tutorial network on the
+//! built-in task. `--resume RUN_DIR` continues a run exactly where it
+//! stopped; Ctrl-C stops after the current step with a resumable
+//! checkpoint.
+
+use super::load::spec_or_tutorial;
+use super::run_state::{checkpoint_of, restore_checkpoint, targets_for};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use neurojit::data::{load_npz, tutorial_task, Dataset, TutorialTask};
+use neurojit::plot::plot_run_detailed;
+use neurojit::run_dir::{CheckpointKind, HistoryRow, RunDir};
+use neurojit::spec::{parse_spec, DataSpec, Spec};
+use neurojit::train::{experiment, record_sample, Trainer};
+use neurojit_runtime::BackendKind;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Spec file (the tutorial network on the built-in task when omitted).
+    spec: Option<PathBuf>,
+    /// Training data: an .npz with `inputs` (B, T, N_in) and `targets`
+    /// (B, T, N_out) or integer `labels` (B,). Overrides the spec's [data].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Continue the run in this folder where it stopped.
+    #[arg(long, conflicts_with = "spec")]
+    resume: Option<PathBuf>,
+    /// The run folder to create (default: runs/<timestamp>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Override the spec's number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the spec's backend: jit or interp.
+    #[arg(long, value_parser = ["jit", "interp"])]
+    backend: Option<String>,
+    /// Override the spec's number of threads.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Do not draw plots at the end.
+    #[arg(long)]
+    no_plots: bool,
+}
+
+pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    let (run_dir, mut spec, spec_text, resuming) = match &args.resume {
+        Some(dir) => {
+            let run_dir = RunDir::open(dir)?;
+            let text = run_dir.read_spec()?;
+            let spec = parse_spec(&text, &run_dir.spec_path().display().to_string())?;
+            (run_dir, spec, text, true)
+        }
+        None => {
+            let (spec, text) = spec_or_tutorial(args.spec.as_deref())?;
+            let run_dir = match &args.out {
+                Some(path) => RunDir::create_at(path)?,
+                None => RunDir::create_new(Path::new("runs"))?,
+            };
+            (run_dir, spec, text, false)
+        }
+    };
+    if let Some(epochs) = args.epochs {
+        spec.training.epochs = epochs;
+    }
+    if let Some(threads) = args.threads {
+        spec.training.threads = threads;
+    }
+    if let Some(backend) = &args.backend {
+        spec.training.backend = match backend.as_str() {
+            "interp" => neurojit::spec::Backend::Interp,
+            _ => neurojit::spec::Backend::Jit,
+        };
+    }
+    if let Some(path) = &args.data {
+        spec.data = DataSpec::File(path.clone());
+    }
+
+    let dataset = load_data(&spec)?;
+    let mut exp = experiment(&spec)?;
+    let (n_in, n_out) = exp.network.shape();
+    dataset
+        .check_against(n_in, n_out, Some(spec.training.t))
+        .with_context(|| format!("the data does not fit the network ({n_in} in, {n_out} out)"))?;
+    let batch = spec.training.batch;
+    if dataset.samples < batch {
+        bail!(
+            "{}: {} samples, fewer than one batch of {batch} ([training] batch)",
+            dataset.origin,
+            dataset.samples
+        );
+    }
+
+    let started = Instant::now();
+    let mut trainer = Trainer::new(
+        exp.network.as_ref(),
+        &exp.trace,
+        std::mem::replace(&mut exp.optimizer, Box::new(neurojit::optim::Sgd::new(0.0))),
+        exp.clip.clone(),
+        &exp.run,
+    )?;
+    println!(
+        "compiled {} parameters ({} backend, {} thread(s)) in {:.1} ms",
+        trainer.param_slots().len(),
+        exp.run.backend.name(),
+        spec.training.threads,
+        trainer.compile_seconds() * 1e3
+    );
+
+    let mut first_epoch = 1u64;
+    let mut best = f64::INFINITY;
+    if resuming {
+        let checkpoint = run_dir.load_checkpoint(CheckpointKind::Latest)?;
+        restore_checkpoint(&mut trainer, &checkpoint, &run_dir)?;
+        first_epoch = checkpoint.epoch + 1;
+        best = checkpoint
+            .meta
+            .get("best_loss")
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(f64::INFINITY);
+        run_dir.truncate_history(checkpoint.epoch)?;
+        println!(
+            "resuming {} after epoch {}",
+            run_dir.path().display(),
+            checkpoint.epoch
+        );
+    } else {
+        run_dir.write_spec(&spec_text)?;
+        run_dir.write_bounds(&spec.param_bounds)?;
+        run_dir.start_history()?;
+        let initial = checkpoint_of(&trainer, 0, best);
+        run_dir.save_checkpoint(CheckpointKind::Initial, &initial)?;
+        run_dir.save_checkpoint(CheckpointKind::Latest, &initial)?;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second handler cannot be installed (e.g. in tests running
+        // several commands); training then simply cannot be interrupted.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+
+    let epochs = spec.training.epochs as u64;
+    let batches = dataset.samples / batch;
+    let total_steps = epochs.saturating_sub(first_epoch - 1) * batches as u64;
+    let bar = ProgressBar::new(total_steps);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} epoch {msg} [{bar:30}] {pos}/{len} steps  {per_sec}  ETA {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let mut interrupted = false;
+    let mut first_task = None;
+    let mut last_task = 0.0;
+    'epochs: for epoch in first_epoch..=epochs {
+        let (mut task, mut penalty) = (0.0f64, 0.0f64);
+        for b in 0..batches {
+            let indices: Vec<usize> = (b * batch..(b + 1) * batch).collect();
+            let data = dataset.batch(&indices)?;
+            let targets = targets_for(&data, n_out, spec.training.t)?;
+            trainer.set_data(&data.inputs, &targets)?;
+            let loss = trainer.step().with_context(|| {
+                format!(
+                    "training stopped in epoch {epoch}; the last good checkpoint is {}",
+                    run_dir.checkpoint_path(CheckpointKind::Latest).display()
+                )
+            })?;
+            task += loss.task as f64;
+            penalty += loss.penalty as f64;
+            bar.inc(1);
+            if stop.load(Ordering::SeqCst) {
+                interrupted = true;
+                break 'epochs;
+            }
+        }
+        task /= batches as f64;
+        penalty /= batches as f64;
+        let loss = task + penalty;
+        first_task.get_or_insert(task);
+        last_task = task;
+        bar.set_message(format!(
+            "{epoch}/{epochs}  loss {loss:.5} (task {task:.5}, penalty {penalty:.5})"
+        ));
+        run_dir.append_history(&HistoryRow {
+            epoch,
+            loss,
+            task_loss: task,
+            penalty,
+            seconds: started.elapsed().as_secs_f64(),
+        })?;
+        if loss < best {
+            best = loss;
+            run_dir.save_checkpoint(CheckpointKind::Best, &checkpoint_of(&trainer, epoch, best))?;
+        }
+        run_dir.save_checkpoint(CheckpointKind::Latest, &checkpoint_of(&trainer, epoch, best))?;
+    }
+    bar.finish();
+
+    if interrupted {
+        println!(
+            "interrupted: resume with `neurojit train --resume {}`",
+            run_dir.path().display()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    let last_epoch = epochs.max(first_epoch - 1);
+    run_dir.save_checkpoint(
+        CheckpointKind::Final,
+        &checkpoint_of(&trainer, last_epoch, best),
+    )?;
+    let data = dataset.batch(&[0])?;
+    let targets = targets_for(&data, n_out, spec.training.t)?;
+    let sample = record_sample(
+        exp.network.as_mut(),
+        &trainer.param_tree(),
+        &data.inputs,
+        &targets,
+        spec.training.t,
+        0,
+        BackendKind::Jit,
+    )?;
+    run_dir.write_sample(&sample)?;
+    if let Some(first) = first_task {
+        println!(
+            "task loss {first:.5} -> {last_task:.5} over {} epochs in {:.1} s",
+            last_epoch + 1 - first_epoch,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if !args.no_plots {
+        let report = plot_run_detailed(run_dir.path())?;
+        for skipped in &report.skipped {
+            println!("plot skipped: {skipped}");
+        }
+    }
+    println!("run folder: {}", run_dir.path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The samples the spec (or `--data`) points at.
+fn load_data(spec: &Spec) -> Result<Dataset> {
+    Ok(match &spec.data {
+        DataSpec::File(path) => load_npz(path)?,
+        DataSpec::Tutorial(task) => tutorial_task(&TutorialTask {
+            samples: task.samples,
+            t: spec.training.t,
+            n_in: spec.network.layers.first().map_or(0, |l| l.n_in()),
+            n_out: spec.network.n_out(),
+            input_prob: task.input_prob,
+            seed: spec.training.seed,
+        }),
+    })
+}
