@@ -5,6 +5,8 @@ mod conformance;
 mod init;
 mod ir;
 mod load;
+mod params;
+mod plot;
 mod run_state;
 mod train;
 
@@ -27,6 +29,10 @@ pub struct Cli {
 enum Command {
     /// Train a network (the tutorial network on a built-in task by default).
     Train(train::TrainArgs),
+    /// Print the parameter tree and its bounds.
+    Params(params::ParamsArgs),
+    /// Draw the figures of a run folder.
+    Plot(plot::PlotArgs),
     /// Write the tutorial network as a commented spec file to start from.
     Init(init::InitArgs),
     /// Print the IR of a network at one compilation stage.
@@ -41,6 +47,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(args),
         Command::Init(args) => init::run(args),
+        Command::Params(args) => params::run(args),
+        Command::Plot(args) => plot::run(args),
         Command::Ir(args) => ir::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Conformance(args) => conformance::run(args),
