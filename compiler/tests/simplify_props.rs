@@ -143,7 +143,7 @@ fn apply(g: &mut Graph, values: &[Value], step: &Step) -> Option<Value> {
     let pick = |i: usize| values[i % values.len()];
     // The first operand is often one of the last few values, so that chains
     // (`neg (neg x)`, `reshape (reshape x)`, ...) are common.
-    let a = if step.a % 4 != 0 {
+    let a = if !step.a.is_multiple_of(4) {
         values[values.len() - 1 - (step.a / 4) % values.len().min(3)]
     } else {
         pick(step.a / 4)
@@ -193,7 +193,7 @@ fn apply(g: &mut Graph, values: &[Value], step: &Step) -> Option<Value> {
         13 => {
             let k = g.constant_like(constant, a);
             let op = [BinaryOp::Sub, BinaryOp::Div][step.c % 2];
-            if step.b % 2 == 0 {
+            if step.b.is_multiple_of(2) {
                 g.binary(op, a, k).ok()
             } else {
                 g.binary(op, k, a).ok()
