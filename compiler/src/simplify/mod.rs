@@ -87,7 +87,7 @@ fn same_graph(a: &Graph, b: &Graph) -> bool {
 
 /// Builds the simplified graph: every node goes through [`Rebuilder::emit`],
 /// which folds, rewrites and hash-conses it.
-pub(crate) struct Rebuilder {
+struct Rebuilder {
     graph: Graph,
     /// For each node of `graph`: true when it can never hold `-0.0`
     /// (see [`zero_sign`]).
@@ -110,14 +110,14 @@ impl Rebuilder {
     }
 
     /// The graph built so far; operands passed to `emit` live in it.
-    pub(crate) fn graph(&self) -> &Graph {
+    fn graph(&self) -> &Graph {
         &self.graph
     }
 
     /// The value computing `op` (whose operands are values of this graph)
     /// with result `shape`: a constant if it folds, a simpler value if an
     /// identity applies, otherwise the (hash-consed) node itself.
-    pub(crate) fn emit(&mut self, op: Op, shape: Shape) -> Value {
+    fn emit(&mut self, op: Op, shape: Shape) -> Value {
         if let Some(x) = fold::fold(&self.graph, &op) {
             return self.add(Op::Constant(F32Bits::new(x)), shape);
         }
@@ -133,12 +133,12 @@ impl Rebuilder {
     }
 
     /// A splat constant of `shape`.
-    pub(crate) fn constant(&mut self, x: f32, shape: Shape) -> Value {
+    fn constant(&mut self, x: f32, shape: Shape) -> Value {
         self.add(Op::Constant(F32Bits::new(x)), shape)
     }
 
     /// True when `v` can never hold `-0.0`, whatever the arguments.
-    pub(crate) fn never_negative_zero(&self, v: Value) -> bool {
+    fn never_negative_zero(&self, v: Value) -> bool {
         self.never_negative_zero[v.index()]
     }
 
