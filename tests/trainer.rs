@@ -49,7 +49,9 @@ fn trainer(backend: BackendKind, threads: usize) -> Trainer {
 }
 
 fn losses(trainer: &mut Trainer, steps: usize) -> Vec<f32> {
-    (0..steps).map(|_| trainer.step().unwrap().total()).collect()
+    (0..steps)
+        .map(|_| trainer.step().unwrap().total())
+        .collect()
 }
 
 #[test]
@@ -60,7 +62,10 @@ fn the_loss_falls_and_backends_agree() {
     let b = losses(&mut interp, 30);
     assert!(a[29] < 0.8 * a[0], "loss did not fall: {a:?}");
     for (x, y) in a.iter().zip(&b) {
-        assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "jit {x} vs interp {y}");
+        assert!(
+            (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+            "jit {x} vs interp {y}"
+        );
     }
 }
 
@@ -71,12 +76,26 @@ fn two_threads_follow_the_single_thread_trajectory() {
     let a = losses(&mut one, 10);
     let b = losses(&mut two, 10);
     for (x, y) in a.iter().zip(&b) {
-        assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "1 thread {x} vs 2 threads {y}");
+        assert!(
+            (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+            "1 thread {x} vs 2 threads {y}"
+        );
     }
     assert!(matches!(
-        Trainer::new(&network(), &TraceOptions::new(3, T), Box::new(Adam::new(1e-3)), None,
-            &TrainerOptions { threads: 2, ..TrainerOptions::default() }),
-        Err(TrainError::Batch { batch: 3, threads: 2 })
+        Trainer::new(
+            &network(),
+            &TraceOptions::new(3, T),
+            Box::new(Adam::new(1e-3)),
+            None,
+            &TrainerOptions {
+                threads: 2,
+                ..TrainerOptions::default()
+            }
+        ),
+        Err(TrainError::Batch {
+            batch: 3,
+            threads: 2
+        })
     ));
 }
 
@@ -87,7 +106,10 @@ fn a_non_finite_loss_names_the_step() {
     let path = Path::parse("1_LIF/bias");
     t.set_param(&path, &[f32::NAN; 8]).unwrap();
     let err = t.step().unwrap_err();
-    assert!(matches!(err, TrainError::NonFinite { step: 2, .. }), "{err}");
+    assert!(
+        matches!(err, TrainError::NonFinite { step: 2, .. }),
+        "{err}"
+    );
     let err = t.set_param(&path, &[0.0; 3]).unwrap_err();
     assert!(err.to_string().contains("1_LIF/bias"), "{err}");
 }
