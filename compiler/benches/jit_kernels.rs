@@ -115,11 +115,21 @@ fn lif(c: &mut Criterion) {
         contract_fma: true,
         ..JitOptions::default()
     });
-    let backends: [(&str, &dyn Backend); 3] =
-        [("interp", &Interpreter), ("jit", &jit), ("jit_fma", &jit_fma)];
+    let backends: [(&str, &dyn Backend); 3] = [
+        ("interp", &Interpreter),
+        ("jit", &jit),
+        ("jit_fma", &jit_fma),
+    ];
     for (b, n) in [(1, 3), (32, 128), (128, 512)] {
         let g = lif_graph(b, n);
-        bench_backends(c, "lif_step", &format!("{b}x{n}"), &g, &lif_args(b, n), &backends);
+        bench_backends(
+            c,
+            "lif_step",
+            &format!("{b}x{n}"),
+            &g,
+            &lif_args(b, n),
+            &backends,
+        );
     }
 }
 
@@ -136,12 +146,22 @@ fn matmul(c: &mut Criterion) {
         sparse_spikes: false,
         ..JitOptions::default()
     });
-    let spike_backends: [(&str, &dyn Backend); 3] =
-        [("interp", &Interpreter), ("jit", &jit), ("jit_dense", &dense)];
+    let spike_backends: [(&str, &dyn Backend); 3] = [
+        ("interp", &Interpreter),
+        ("jit", &jit),
+        ("jit_dense", &dense),
+    ];
     for (m, k, n) in [(32, 128, 128), (128, 256, 256)] {
         let g = matmul_graph(m, k, n, true);
         let args = vec![data(m * k, 8, -8.0, 1.1), data(k * n, 9, -1.0, 1.0)];
-        bench_backends(c, "spike_matmul", &format!("{m}x{k}x{n}"), &g, &args, &spike_backends);
+        bench_backends(
+            c,
+            "spike_matmul",
+            &format!("{m}x{k}x{n}"),
+            &g,
+            &args,
+            &spike_backends,
+        );
     }
 }
 
@@ -156,10 +176,24 @@ fn small_matmul_methods(c: &mut Criterion) {
         ..JitOptions::default()
     });
     let backends: [(&str, &dyn Backend); 2] = [("rows", &rows), ("gemm", &gemm)];
-    for (m, k, n) in [(1, 3, 3), (4, 16, 16), (16, 32, 32), (32, 32, 64), (32, 64, 64)] {
+    for (m, k, n) in [
+        (1, 3, 3),
+        (4, 16, 16),
+        (8, 16, 32),
+        (8, 32, 32),
+        (16, 32, 32),
+        (32, 64, 64),
+    ] {
         let g = matmul_graph(m, k, n, false);
         let args = vec![data(m * k, 10, -1.0, 1.0), data(k * n, 11, -1.0, 1.0)];
-        bench_backends(c, "matmul_method", &format!("{m}x{k}x{n}"), &g, &args, &backends);
+        bench_backends(
+            c,
+            "matmul_method",
+            &format!("{m}x{k}x{n}"),
+            &g,
+            &args,
+            &backends,
+        );
     }
 }
 

@@ -9,7 +9,9 @@
 //!   `--nocapture` to see them).
 
 use neurojit_compiler::interp::Interpreter;
-use neurojit_compiler::ir::{ArgKind, BinaryOp, CompareOp, Graph, OutKind, Output, Shape, UnaryOp, Value};
+use neurojit_compiler::ir::{
+    ArgKind, BinaryOp, CompareOp, Graph, OutKind, Output, Shape, UnaryOp, Value,
+};
 use neurojit_compiler::jit::{Jit, JitOptions};
 use neurojit_compiler::kernel::Backend;
 use proptest::prelude::*;
@@ -28,15 +30,20 @@ struct Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    (0u8..11, any::<usize>(), any::<usize>(), any::<usize>(), any::<u8>()).prop_map(
-        |(kind, a, b, c, param)| Step {
+    (
+        0u8..11,
+        any::<usize>(),
+        any::<usize>(),
+        any::<usize>(),
+        any::<u8>(),
+    )
+        .prop_map(|(kind, a, b, c, param)| Step {
             kind,
             a,
             b,
             c,
             param,
-        },
-    )
+        })
 }
 
 #[derive(Clone, Debug)]
@@ -107,7 +114,13 @@ fn build(r: &Recipe, mode: Mode) -> Built {
         let p = s.param as usize;
         let made: Option<Value> = match (s.kind, mode) {
             (0, Mode::Exact) => {
-                let op = [UnaryOp::Neg, UnaryOp::Abs, UnaryOp::Floor, UnaryOp::Sqrt, UnaryOp::Recip][p % 5];
+                let op = [
+                    UnaryOp::Neg,
+                    UnaryOp::Abs,
+                    UnaryOp::Floor,
+                    UnaryOp::Sqrt,
+                    UnaryOp::Recip,
+                ][p % 5];
                 Some(g.unary(op, x))
             }
             (0, Mode::Smooth) => Some(match p % 3 {
@@ -140,7 +153,14 @@ fn build(r: &Recipe, mode: Mode) -> Built {
                 g.binary(ops[p % ops.len()], x, y).ok()
             }
             (2, Mode::Exact) => {
-                let op = [CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge, CompareOp::Eq, CompareOp::Ne][p % 6];
+                let op = [
+                    CompareOp::Lt,
+                    CompareOp::Le,
+                    CompareOp::Gt,
+                    CompareOp::Ge,
+                    CompareOp::Eq,
+                    CompareOp::Ne,
+                ][p % 6];
                 g.compare(op, x, y).ok()
             }
             (3, Mode::Exact) => g.select(x, y, z).ok(),
@@ -154,9 +174,11 @@ fn build(r: &Recipe, mode: Mode) -> Built {
                     None
                 } else {
                     let axis = p % rank;
-                    let last = g.shape(x).dims()[rank - 1];
-                    // Innermost sums of four or more terms are reassociated.
-                    let exact_ok = axis + 1 < rank || last < 4;
+                    let dims = g.shape(x).dims();
+                    // Sums along the innermost axis (ignoring size-1 axes)
+                    // of four or more terms are reassociated.
+                    let innermost = dims[axis + 1..].iter().all(|&d| d == 1);
+                    let exact_ok = !innermost || dims[axis] < 4;
                     (mode == Mode::Smooth || exact_ok).then(|| g.reduce_sum(x, axis).unwrap())
                 }
             }
@@ -305,7 +327,12 @@ fn jit_unary(op: UnaryOp, xs: &[f32], options: JitOptions) -> Vec<f32> {
 
 /// Largest relative error of `got` against the f64 function, over results
 /// that are normal floats, and against f32's own function.
-fn max_errors(xs: &[f32], got: &[f32], f64_fn: fn(f64) -> f64, f32_fn: fn(f32) -> f32) -> (f64, f64) {
+fn max_errors(
+    xs: &[f32],
+    got: &[f32],
+    f64_fn: fn(f64) -> f64,
+    f32_fn: fn(f32) -> f32,
+) -> (f64, f64) {
     let mut vs_exact = 0.0f64;
     let mut vs_std = 0.0f64;
     for (&x, &y) in xs.iter().zip(got) {
@@ -346,7 +373,10 @@ fn jit_exp_and_log_polynomials_are_accurate() {
              log max rel error {l_exact:.2e} (vs f32::ln {l_std:.2e})"
         );
         for err in [e_exact, e_std, l_exact, l_std] {
-            assert!(err < 1.5e-7, "{name}: relative error {err:e} exceeds 1.5e-7");
+            assert!(
+                err < 1.5e-7,
+                "{name}: relative error {err:e} exceeds 1.5e-7"
+            );
         }
     }
 

@@ -72,9 +72,7 @@ fn compare_with(graph: &Graph, args: &[Vec<f32>], tols: &[Tol], jit: &Jit) {
         for (j, (&g, &e)) in got[i].iter().zip(&expected[i]).enumerate() {
             let ok = match tol {
                 Tol::Exact => same(g, e),
-                Tol::Rel(eps) => {
-                    same(g, e) || (g - e).abs() <= eps * e.abs().max(1.0)
-                }
+                Tol::Rel(eps) => same(g, e) || (g - e).abs() <= eps * e.abs().max(1.0),
             };
             assert!(
                 ok,
@@ -83,10 +81,6 @@ fn compare_with(graph: &Graph, args: &[Vec<f32>], tols: &[Tol], jit: &Jit) {
             );
         }
     }
-}
-
-fn compare(graph: &Graph, args: &[Vec<f32>], tols: &[Tol]) {
-    compare_with(graph, args, tols, &Jit::new());
 }
 
 /// The option sets every hand-written graph is also run under.
@@ -167,7 +161,14 @@ fn jit_unary_ops_match_on_odd_lengths() {
         record(&mut g, l);
         let n: usize = dims.iter().product();
         let data = with_specials(Data::new(n as u64).vec(n, -30.0, 30.0));
-        let tols = [Tol::Exact, Tol::Exact, Tol::Exact, Tol::Exact, Tol::Exact, Tol::Rel(2.5e-7)];
+        let tols = [
+            Tol::Exact,
+            Tol::Exact,
+            Tol::Exact,
+            Tol::Exact,
+            Tol::Exact,
+            Tol::Rel(2.5e-7),
+        ];
         compare_all_options(&g, &[data], &tols);
     }
 }
@@ -339,7 +340,14 @@ fn jit_reduce_sum_over_every_axis_of_3d_tensors() {
 
 #[test]
 fn jit_matmul_all_transposes_and_odd_sizes() {
-    for (m, k, n) in [(1, 1, 1), (3, 5, 7), (1, 3, 2), (17, 9, 13), (40, 33, 37), (2, 64, 5)] {
+    for (m, k, n) in [
+        (1, 1, 1),
+        (3, 5, 7),
+        (1, 3, 2),
+        (17, 9, 13),
+        (40, 33, 37),
+        (2, 64, 5),
+    ] {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let mut g = Graph::new();
             let a_dims = if ta { [k, m] } else { [m, k] };
@@ -416,7 +424,13 @@ fn jit_accumulating_outputs_add_into_buffers() {
     compare_all_options(
         &g,
         &args,
-        &[Tol::Exact, Tol::Exact, Tol::Rel(1e-6), Tol::Exact, Tol::Exact],
+        &[
+            Tol::Exact,
+            Tol::Exact,
+            Tol::Rel(1e-6),
+            Tol::Exact,
+            Tol::Exact,
+        ],
     );
 }
 
@@ -444,12 +458,12 @@ fn jit_reshape_stop_gradient_and_passthrough() {
     record(&mut g, x);
     record(&mut g, r);
     let mut d = Data::new(5);
-    let args = vec![d.vec(12, -1.0, 1.0), d.vec(6, -1.0, 1.0), d.vec(6, -1.0, 1.0)];
-    compare_all_options(
-        &g,
-        &args,
-        &[Tol::Exact, Tol::Rel(1e-6), Tol::Exact],
-    );
+    let args = vec![
+        d.vec(12, -1.0, 1.0),
+        d.vec(6, -1.0, 1.0),
+        d.vec(6, -1.0, 1.0),
+    ];
+    compare_all_options(&g, &args, &[Tol::Exact, Tol::Rel(1e-6), Tol::Exact]);
 }
 
 #[test]
@@ -500,7 +514,13 @@ fn jit_lif_step_with_matmuls_matches() {
     compare_all_options(
         &g,
         &args,
-        &[Tol::Rel(1e-6), Tol::Rel(1e-6), Tol::Rel(1e-5), Tol::Rel(1e-5), Tol::Exact],
+        &[
+            Tol::Rel(1e-6),
+            Tol::Rel(1e-6),
+            Tol::Rel(1e-5),
+            Tol::Rel(1e-5),
+            Tol::Exact,
+        ],
     );
 }
 
@@ -526,8 +546,20 @@ fn jit_wrong_buffers_are_rejected() {
     record(&mut g, y);
     let kernel = Jit::new().compile(&g).unwrap();
     let mut out = vec![0.0; 4];
-    let err = kernel.run(&[&[1.0, 2.0, 3.0]], &mut [&mut out]).unwrap_err();
-    assert!(matches!(err, KernelError::BufferLength { expected: 4, got: 3, .. }), "{err}");
+    let err = kernel
+        .run(&[&[1.0, 2.0, 3.0]], &mut [&mut out])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            KernelError::BufferLength {
+                expected: 4,
+                got: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let mut short = vec![0.0; 5];
     let err = kernel.run(&[&[1.0; 4]], &mut [&mut short]).unwrap_err();
     assert!(matches!(err, KernelError::BufferLength { .. }), "{err}");
@@ -632,7 +664,10 @@ fn jit_inspection_shows_clif_and_machine_code() {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("sse4.1") {
-            assert!(asm.contains("round"), "floor should be one rounding instruction:\n{asm}");
+            assert!(
+                asm.contains("round"),
+                "floor should be one rounding instruction:\n{asm}"
+            );
         }
         // No libm calls per lane: the only call is the matmul.
         let calls = asm

@@ -55,14 +55,15 @@ pub(crate) struct Emitter<'a, 'f> {
     bases: HashMap<Home, ClifValue>,
     matmul_fn: FuncRef,
     /// Descriptors whose addresses the code embeds; they must live as long
-    /// as the code.
+    /// as the code (boxed so each keeps its address as the vector grows).
+    #[allow(clippy::vec_box)]
     descriptors: Vec<Box<MatmulDesc>>,
 }
 
 /// Fills `func` (whose signature must be [`kernel_signature`]) with the code
 /// for `schedule`, calling matmuls through `matmul_fn`. Returns the matmul
 /// descriptors the code points to.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::vec_box)]
 pub(crate) fn build_function(
     func: &mut Function,
     frontend: TargetFrontendConfig,
@@ -130,10 +131,11 @@ impl Emitter<'_, '_> {
                 .b
                 .ins()
                 .load(I64, table_flags, self.args_table, (8 * i) as i32),
-            Home::Output(i) => self
-                .b
-                .ins()
-                .load(I64, table_flags, self.outputs_table, (8 * i) as i32),
+            Home::Output(i) => {
+                self.b
+                    .ins()
+                    .load(I64, table_flags, self.outputs_table, (8 * i) as i32)
+            }
             Home::Scratch(offset) => self.b.ins().iadd_imm_s(self.scratch, (4 * offset) as i64),
         };
         self.bases.insert(home, v);
@@ -147,9 +149,8 @@ impl Emitter<'_, '_> {
                 self.graph.describe(v)
             )));
         };
-        let desc = lower_matmul::describe(self.graph, v, accumulate, self.options).ok_or_else(
-            || CompileError::Codegen(format!("no matmul descriptor for %{}", v.0)),
-        )?;
+        let desc = lower_matmul::describe(self.graph, v, accumulate, self.options)
+            .ok_or_else(|| CompileError::Codegen(format!("no matmul descriptor for %{}", v.0)))?;
         let desc = Box::new(desc);
         let desc_address = &*desc as *const MatmulDesc as i64;
         self.descriptors.push(desc);

@@ -47,7 +47,10 @@ impl JitKernel {
     fn buffers_fit(&self, args: &[&[f32]], outputs: &[&mut [f32]]) -> bool {
         args.len() == self.arg_lens.len()
             && outputs.len() == self.output_lens.len()
-            && args.iter().zip(self.arg_lens.iter()).all(|(a, &n)| a.len() == n)
+            && args
+                .iter()
+                .zip(self.arg_lens.iter())
+                .all(|(a, &n)| a.len() == n)
             && outputs
                 .iter()
                 .zip(self.output_lens.iter())
@@ -108,7 +111,9 @@ impl Kernel for JitKernel {
         }
         match self.scratch.try_lock() {
             // SAFETY: as above; the scratch buffer is this call's alone.
-            Ok(mut scratch) => unsafe { entry(args.as_ptr(), outputs.as_ptr(), scratch.as_mut_ptr()) },
+            Ok(mut scratch) => unsafe {
+                entry(args.as_ptr(), outputs.as_ptr(), scratch.as_mut_ptr())
+            },
             Err(_) => {
                 let mut own = vec![0.0f32; self.code.scratch_len];
                 unsafe { entry(args.as_ptr(), outputs.as_ptr(), own.as_mut_ptr()) };

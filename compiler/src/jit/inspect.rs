@@ -19,7 +19,10 @@ pub fn clif_text_with(graph: &Graph, options: &JitOptions) -> Result<String, Com
 
 /// The kernel function's CLIF after Cranelift's optimisations (GVN, LICM,
 /// alias analysis, legalisation): what instruction selection sees.
-pub fn optimized_clif_text_with(graph: &Graph, options: &JitOptions) -> Result<String, CompileError> {
+pub fn optimized_clif_text_with(
+    graph: &Graph,
+    options: &JitOptions,
+) -> Result<String, CompileError> {
     Ok(listing(graph, options)?.optimized_clif)
 }
 

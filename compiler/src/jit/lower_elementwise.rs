@@ -76,7 +76,12 @@ impl ElementContext<'_> {
     /// `x / y`, as `x * (1 / y)` when `y` is a constant power of two (then
     /// both round the same exact quotient: bit-identical, and a multiply
     /// costs a fraction of a divide).
-    fn divide(&self, b: &mut FunctionBuilder, x: Value, y: Value) -> Result<ClifValue, CompileError> {
+    fn divide(
+        &self,
+        b: &mut FunctionBuilder,
+        x: Value,
+        y: Value,
+    ) -> Result<ClifValue, CompileError> {
         let s = self.simd;
         let numerator = self.float(b, x)?;
         if let Some(reciprocal) = self.constants[y.index()].and_then(exact_reciprocal) {

@@ -81,7 +81,9 @@ struct Plan {
 
 impl Plan {
     fn inner_stride(&self, access: usize) -> usize {
-        *self.strides[access].last().expect("collapsed nests have an axis")
+        *self.strides[access]
+            .last()
+            .expect("collapsed nests have an axis")
     }
     fn invariant(&self, access: usize) -> bool {
         self.strides[access].iter().all(|&s| s == 0)
@@ -311,7 +313,9 @@ fn counted_loop(
     e.b.switch_to_block(header);
     body(e, i)?;
     let next = e.b.ins().iadd_imm_s(i, 1);
-    let more = e.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, next, count as i64);
+    let more =
+        e.b.ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, next, count as i64);
     e.b.ins()
         .brif(more, header, &[BlockArg::Value(next)], exit, &[]);
     e.b.switch_to_block(exit);
@@ -413,7 +417,15 @@ fn emit_row(
     // Tail: one partial vector.
     if tail > 0 {
         let at = Offset::Constant((4 * chunks * LANES) as i32);
-        emit_position(e, plan, &state, vector, at, Span::Partial(tail), &mut totals)?;
+        emit_position(
+            e,
+            plan,
+            &state,
+            vector,
+            at,
+            Span::Partial(tail),
+            &mut totals,
+        )?;
     }
 
     // Row totals go to their single target element.

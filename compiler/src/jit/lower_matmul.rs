@@ -13,7 +13,12 @@ use super::JitOptions;
 use crate::ir::{Graph, Op, Value};
 
 /// The descriptor for matmul node `v`, writing (or adding into) its result.
-pub(crate) fn describe(graph: &Graph, v: Value, accumulate: bool, options: &JitOptions) -> Option<MatmulDesc> {
+pub(crate) fn describe(
+    graph: &Graph,
+    v: Value,
+    accumulate: bool,
+    options: &JitOptions,
+) -> Option<MatmulDesc> {
     let Op::Matmul {
         lhs,
         rhs: _,
@@ -25,7 +30,11 @@ pub(crate) fn describe(graph: &Graph, v: Value, accumulate: bool, options: &JitO
     };
     let (m, n) = (graph.shape(v).dims()[0], graph.shape(v).dims()[1]);
     let lhs_dims = graph.shape(lhs).dims();
-    let k = if transpose_lhs { lhs_dims[0] } else { lhs_dims[1] };
+    let k = if transpose_lhs {
+        lhs_dims[0]
+    } else {
+        lhs_dims[1]
+    };
     let work = m.saturating_mul(k).saturating_mul(n);
     let method = if options.sparse_spikes && !transpose_rhs && is_spike_count(graph, lhs) {
         MatmulMethod::SparseRows

@@ -50,7 +50,7 @@ pub(crate) fn fill_zero(e: &mut Emitter, base: ClifValue, len: usize) {
             e.b.switch_to_block(exit);
         }
     }
-    if len % LANES != 0 {
+    if !len.is_multiple_of(LANES) {
         let zero = e.b.ins().f32const(0.0);
         for t in chunks * LANES..len {
             e.b.ins().store(element_flags(), zero, base, (4 * t) as i32);

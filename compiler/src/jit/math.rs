@@ -22,6 +22,12 @@ use cranelift_frontend::FunctionBuilder;
 /// float to an integer held in the low mantissa bits.
 const ROUNDING_MAGIC: f32 = 12_582_912.0;
 
+/// ln 2 split as `LN2_HIGH - LN2_LOW`: the high part has 9 significant
+/// bits, so `n * LN2_HIGH` is exact for the exponents exp and log meet.
+const LN2_HIGH: f32 = 355.0 / 512.0; // 0.693359375
+#[allow(clippy::excessive_precision)]
+const LN2_LOW: f32 = 2.121_944_40e-4;
+
 /// `floor(x)` lane by lane, NaN and infinities passed through.
 pub(crate) fn floor(s: Simd, b: &mut FunctionBuilder, x: Value) -> Value {
     if s.features.round {
@@ -64,9 +70,8 @@ pub(crate) fn exp(s: Simd, b: &mut FunctionBuilder, x: Value) -> Value {
     let n_float = s.sub(b, shifted, magic);
 
     // r = x - n ln2, with ln2 split in two so that n * C1 is exact.
-    let c1 = s.constant(b, -0.693_359_375);
-    #[allow(clippy::excessive_precision)]
-    let c2 = s.constant(b, 2.121_944_40e-4);
+    let c1 = s.constant(b, -LN2_HIGH);
+    let c2 = s.constant(b, LN2_LOW);
     let r = s.mul_add(b, n_float, c1, x);
     let r = s.mul_add(b, n_float, c2, r);
 
@@ -166,13 +171,12 @@ pub(crate) fn log(s: Simd, b: &mut FunctionBuilder, x_in: Value) -> Value {
     let z = s.mul(b, m, m);
     let y = s.mul(b, y, m);
     let y = s.mul(b, y, z);
-    #[allow(clippy::excessive_precision)]
-    let c2 = s.constant(b, -2.121_944_40e-4);
+    let c2 = s.constant(b, -LN2_LOW);
     let y = s.mul_add(b, e, c2, y);
     let minus_half = s.constant(b, -0.5);
     let y = s.mul_add(b, z, minus_half, y);
     let r = s.add(b, m, y);
-    let c1 = s.constant(b, 0.693_359_375);
+    let c1 = s.constant(b, LN2_HIGH);
     let r = s.mul_add(b, e, c1, r);
 
     // Special values, as f32::ln gives them.

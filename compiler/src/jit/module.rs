@@ -23,6 +23,7 @@ pub(crate) struct CompiledCode {
     module: Option<JITModule>,
     entry: KernelFn,
     /// Matmul descriptors whose addresses are embedded in the code.
+    #[allow(clippy::vec_box)]
     _descriptors: Vec<Box<MatmulDesc>>,
     /// Floats of scratch memory each call needs.
     pub scratch_len: usize,

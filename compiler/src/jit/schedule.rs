@@ -85,7 +85,10 @@ pub(crate) struct LoopStep {
 pub(crate) enum StepKind {
     Loop(LoopStep),
     /// `value = lhs @ rhs`, or `home(value) += lhs @ rhs` when `accumulate`.
-    Matmul { value: Value, accumulate: bool },
+    Matmul {
+        value: Value,
+        accumulate: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -290,9 +293,7 @@ impl Scheduler<'_> {
                 continue;
             }
             let all_deps = deps.iter().chain(fused.iter().filter(|&&f| f != g));
-            let joinable = all_deps
-                .clone()
-                .all(|&d| d != g && !self.reaches(d, g));
+            let joinable = all_deps.clone().all(|&d| d != g && !self.reaches(d, g));
             if joinable && best.is_none_or(|(s, _)| score >= s) {
                 best = Some((score, g));
             }
@@ -591,9 +592,10 @@ impl Scheduler<'_> {
         let mut done = vec![false; self.steps.len()];
         let mut order = Vec::with_capacity(live.len());
         while order.len() < live.len() {
-            let next = live.iter().copied().find(|&s| {
-                !done[s] && self.steps[s].deps.iter().all(|&d| done[d])
-            });
+            let next = live
+                .iter()
+                .copied()
+                .find(|&s| !done[s] && self.steps[s].deps.iter().all(|&d| done[d]));
             match next {
                 Some(s) => {
                     done[s] = true;

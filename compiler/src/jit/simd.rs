@@ -85,21 +85,37 @@ impl Simd {
 
     /// Loads `lanes` (1 to 3) consecutive floats into the low lanes; the
     /// other lanes are zero.
-    pub fn load_partial(self, b: &mut FunctionBuilder, base: Value, offset: i32, lanes: usize) -> Value {
+    pub fn load_partial(
+        self,
+        b: &mut FunctionBuilder,
+        base: Value,
+        offset: i32,
+        lanes: usize,
+    ) -> Value {
         let first = b.ins().load(F32, element_flags(), base, offset);
         let mut v = b.ins().scalar_to_vector(F32X4, first);
         for lane in 1..lanes {
-            let x = b.ins().load(F32, element_flags(), base, offset + 4 * lane as i32);
+            let x = b
+                .ins()
+                .load(F32, element_flags(), base, offset + 4 * lane as i32);
             v = b.ins().insertlane(v, x, lane as u8);
         }
         v
     }
 
     /// Stores the low `lanes` (1 to 3) lanes of `x`.
-    pub fn store_partial(self, b: &mut FunctionBuilder, x: Value, base: Value, offset: i32, lanes: usize) {
+    pub fn store_partial(
+        self,
+        b: &mut FunctionBuilder,
+        x: Value,
+        base: Value,
+        offset: i32,
+        lanes: usize,
+    ) {
         for lane in 0..lanes {
             let v = b.ins().extractlane(x, lane as u8);
-            b.ins().store(element_flags(), v, base, offset + 4 * lane as i32);
+            b.ins()
+                .store(element_flags(), v, base, offset + 4 * lane as i32);
         }
     }
 
@@ -154,7 +170,13 @@ impl Simd {
     }
 
     /// `mask ? on_true : on_false`, lane by lane.
-    pub fn select(self, b: &mut FunctionBuilder, mask: Mask, on_true: Value, on_false: Value) -> Value {
+    pub fn select(
+        self,
+        b: &mut FunctionBuilder,
+        mask: Mask,
+        on_true: Value,
+        on_false: Value,
+    ) -> Value {
         b.ins().bitselect(mask.0, on_true, on_false)
     }
 
