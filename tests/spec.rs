@@ -68,14 +68,27 @@ fn tutorial_spec_parses_and_validates() {
     assert_eq!(spec.network.n_out(), 2);
     assert!(matches!(spec.data, DataSpec::Tutorial(_)));
     assert_eq!(spec.loss.kind, LossKind::Mse);
-    // The shape of the seed tutorial: Linear, LIF, Residual(Linear, LIF), Linear, LIF.
+    // The seed tutorial's Linear, LIF, Residual(Linear, LIF), Linear, LIF,
+    // with a linear readout.
     let classes: Vec<&str> = spec
         .network
         .layers
         .iter()
         .map(LayerSpec::class_name)
         .collect();
-    assert_eq!(classes, ["Linear", "LIF", "Residual", "Linear", "LIF"]);
+    assert_eq!(
+        classes,
+        ["Linear", "LIF", "Residual", "Linear", "LIF", "Linear"]
+    );
+    // Both leak modes and every kind of bound selector appear.
+    let families: Vec<&str> = spec.network.parameters().iter().map(|p| p.family).collect();
+    assert!(families.contains(&"decays") && families.contains(&"taus"));
+    let selects: Vec<&BoundSelect> = spec.bounds.iter().map(|b| &b.select).collect();
+    assert!(selects.iter().any(|s| matches!(s, BoundSelect::Family(_))));
+    assert!(selects
+        .iter()
+        .any(|s| matches!(s, BoundSelect::Attribute(_))));
+    assert!(selects.iter().any(|s| matches!(s, BoundSelect::Path(_))));
 }
 
 #[test]
@@ -112,6 +125,7 @@ fn tutorial_spec_starts_some_parameters_outside_their_bounds() {
     }
     assert!(
         outside.contains(&"1_LIF/alpha".to_string())
+            && outside.contains(&"2_Residual/1_LIF/beta".to_string())
             && outside.contains(&"4_LIF/tau_mem".to_string()),
         "expected parameters outside their bounds, got {outside:?}"
     );
