@@ -2,7 +2,9 @@
 //! per LIF layer (one panel per layer, stacked), and the network output
 //! against the target.
 
-use super::chart::{color, compact_label, draw_error, integer_label, padded_range, FONT_FAMILY};
+use super::chart::{
+    color, compact_label, draw_error, integer_label, linear_label, padded_range, FONT_FAMILY,
+};
 use super::PlotError;
 use crate::run_dir::{Matrix, Sample};
 use plotters::prelude::*;
@@ -113,7 +115,7 @@ pub(super) fn draw_membrane(path: &Path, sample: &Sample) -> Result<(), PlotErro
             .x_desc("Time (ms)")
             .x_label_formatter(&compact_label)
             .y_desc("vmem")
-            .y_label_formatter(&compact_label)
+            .y_label_formatter(&linear_label(lo, hi))
             .label_style((FONT_FAMILY, 13))
             .draw()
             .map_err(|e| err(&e))?;
@@ -175,7 +177,7 @@ pub(super) fn draw_output(path: &Path, sample: &Sample) -> Result<(), PlotError>
         .x_desc("Time (ms)")
         .x_label_formatter(&compact_label)
         .y_desc("Value")
-        .y_label_formatter(&compact_label)
+        .y_label_formatter(&linear_label(lo, hi))
         .label_style((FONT_FAMILY, 13))
         .draw()
         .map_err(|e| err(&e))?;

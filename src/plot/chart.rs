@@ -100,6 +100,20 @@ pub fn integer_label(x: &f64) -> String {
     }
 }
 
+/// Labels for a linear axis spanning `lo..hi`: [`compact_label`], with
+/// values within rounding error of 0 shown as `0` (tick positions such as
+/// `2.6e-17` come from float arithmetic).
+pub fn linear_label(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let tiny = (hi - lo).abs() * 1e-9;
+    move |x: &f64| {
+        if x.abs() <= tiny {
+            "0".to_string()
+        } else {
+            compact_label(x)
+        }
+    }
+}
+
 /// Axis label with no more decimals than needed (`10`, `0.5`, `0.05`;
 /// `1e-5` for tiny and huge magnitudes).
 pub fn compact_label(x: &f64) -> String {

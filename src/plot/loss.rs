@@ -4,7 +4,8 @@
 //! keeps a linear axis so that the 0 shows.
 
 use super::chart::{
-    color, compact_label, draw_error, integer_label, log_range, padded_range, FONT_FAMILY,
+    color, compact_label, draw_error, integer_label, linear_label, log_range, padded_range,
+    FONT_FAMILY,
 };
 use super::PlotError;
 use crate::run_dir::HistoryRow;
@@ -63,27 +64,38 @@ fn panel(
         .flat_map(|c| c.points.iter().map(|p| p.1))
         .collect();
     match log_range(&ys) {
-        Some((lo, hi)) => draw_panel(
-            path,
-            area,
-            title,
-            y_desc,
-            curves,
-            x_lo..x_hi,
-            (lo..hi).log_scale(),
-        ),
+        Some((lo, hi)) => {
+            let text = PanelText {
+                title,
+                y_desc,
+                y_label: &compact_label,
+            };
+            draw_panel(path, area, &text, curves, x_lo..x_hi, (lo..hi).log_scale())
+        }
         None => {
             let (lo, hi) = padded_range(ys.iter().copied()).unwrap_or((0.0, 1.0));
-            draw_panel(path, area, title, y_desc, curves, x_lo..x_hi, lo..hi)
+            let label = linear_label(lo, hi);
+            let text = PanelText {
+                title,
+                y_desc,
+                y_label: &label,
+            };
+            draw_panel(path, area, &text, curves, x_lo..x_hi, lo..hi)
         }
     }
+}
+
+/// The words of a panel: title, y axis name, y tick labels.
+struct PanelText<'a> {
+    title: &'a str,
+    y_desc: &'a str,
+    y_label: &'a dyn Fn(&f64) -> String,
 }
 
 fn draw_panel<Y>(
     path: &Path,
     area: &Area,
-    title: &str,
-    y_desc: &str,
+    text: &PanelText,
     curves: &[Curve],
     x_range: std::ops::Range<f64>,
     y_range: Y,
@@ -94,7 +106,7 @@ where
 {
     let err = draw_error(path);
     let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT_FAMILY, 22))
+        .caption(text.title, (FONT_FAMILY, 22))
         .margin(15)
         .margin_right(25)
         .x_label_area_size(45)
@@ -105,8 +117,8 @@ where
         .configure_mesh()
         .x_desc("Epoch")
         .x_label_formatter(&integer_label)
-        .y_label_formatter(&compact_label)
-        .y_desc(y_desc)
+        .y_label_formatter(text.y_label)
+        .y_desc(text.y_desc)
         .label_style((FONT_FAMILY, 14))
         .draw()
         .map_err(|e| err(&e))?;

@@ -6,7 +6,7 @@
 //! `checkpoint.safetensors`).
 
 use super::chart::{
-    color, compact_label, draw_error, integer_label, padded_range, BOUND_RED, FONT_FAMILY,
+    color, draw_error, integer_label, linear_label, padded_range, BOUND_RED, FONT_FAMILY,
 };
 use super::PlotError;
 use crate::checkpoint::{Checkpoint, CheckpointError};
@@ -137,7 +137,7 @@ fn draw(
             .x_desc("Element")
             .x_labels(count.min(10) + 1)
             .x_label_formatter(&integer_label)
-            .y_label_formatter(&compact_label)
+            .y_label_formatter(&linear_label(lo, hi))
             .label_style((FONT_FAMILY, 12))
             .draw()
             .map_err(|e| err(&e))?;
