@@ -37,7 +37,13 @@ fn synthetic_run(root: &Path) -> RunDir {
             t,
             n,
             (0..t * n)
-                .map(|i| if (i + phase).is_multiple_of(13) { 1.0 } else { 0.0 })
+                .map(|i| {
+                    if (i + phase).is_multiple_of(13) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
                 .collect(),
         )
         .unwrap(),
