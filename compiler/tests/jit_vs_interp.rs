@@ -8,6 +8,8 @@
 //! payloads aside); exp/log within 2.5e-7 relative; innermost-axis sums and
 //! GEMM/accumulated matmuls within 1e-5 of the magnitude of the terms.
 
+mod steps;
+
 use neurojit_compiler::interp::Interpreter;
 use neurojit_compiler::ir::{ArgKind, CompareOp, Graph, OutKind, Output, Shape, Value};
 use neurojit_compiler::jit::{Jit, JitOptions};
@@ -676,4 +678,78 @@ fn jit_inspection_shows_clif_and_machine_code() {
             .count();
         assert_eq!(calls, 1, "{asm}");
     }
+}
+
+#[test]
+fn jit_training_programs_match() {
+    let programs = [
+        steps::linear_lif(4, 3, 5, false, &steps::real_spike),
+        steps::linear_lif(2, 3, 4, true, &steps::real_spike),
+        steps::linear_lif(8, 13, 37, true, &steps::real_spike),
+        steps::leaky_integrator(2, 3, 4),
+    ];
+    for step in programs {
+        let p = neurojit_compiler::program::compile_training(&step).unwrap();
+        for (i, g) in [&p.prologue, &p.forward, &p.backward, &p.param_loss]
+            .into_iter()
+            .enumerate()
+        {
+            let args: Vec<Vec<f32>> = g
+                .args()
+                .iter()
+                .enumerate()
+                .map(|(j, a)| Data::new((i * 31 + j) as u64).vec(a.shape.numel(), 0.05, 1.0))
+                .collect();
+            // Matmuls here are small enough for the exact row loops, so
+            // spikes agree; exp (decays) and losses are within rounding.
+            compare_all_options(g, &args, &[Tol::Rel(2e-5)]);
+        }
+    }
+}
+
+#[test]
+fn jit_size_one_axes_fuse_and_match() {
+    // Shapes that differ by axes of size 1 share loops; reshapes between
+    // them and sums over size-1 axes are computed inline.
+    let (b, n) = (3, 6);
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[b, n]);
+    let y = input(&mut g, 1, &[b, n, 1]);
+    let w = input(&mut g, 2, &[n, 5]);
+    let x3 = g.reshape(x, &Shape::from([b, n, 1])).unwrap();
+    let s = g.add(x3, y).unwrap();
+    let e = g.neg(s);
+    let r = g.reduce_sum(e, 2).unwrap();
+    let z = g.mul(r, x).unwrap();
+    record(&mut g, z);
+    let flat = g.reshape(z, &Shape::from([1, b * n])).unwrap();
+    record(&mut g, flat);
+    let zm = g.matmul(z, w).unwrap();
+    record(&mut g, zm);
+    // A sum over a size-1 axis turns -0.0 into +0.0, as the interpreter's.
+    let neg_zero = g.constant(-0.0, Shape::from([b, n, 1]));
+    let nz = g.mul(neg_zero, y).unwrap();
+    let rz = g.reduce_sum(nz, 2).unwrap();
+    record(&mut g, rz);
+    let mut d = Data::new(23);
+    let args = vec![
+        d.vec(b * n, -1.0, 1.0),
+        d.vec(b * n, 0.0, 1.0),
+        d.vec(n * 5, -1.0, 1.0),
+    ];
+    compare_all_options(
+        &g,
+        &args,
+        &[Tol::Exact, Tol::Exact, Tol::Rel(1e-5), Tol::Exact],
+    );
+    let text = neurojit_compiler::jit::schedule_text(&g).unwrap();
+    let loops = text.lines().filter(|l| l.starts_with("loop [3,6")).count();
+    assert_eq!(loops, 1, "{text}");
+    // The sum of +0.0 products must come out positive, bit for bit.
+    let kernel = Jit::new().compile(&g).unwrap();
+    let mut outs: Vec<Vec<f32>> = vec![vec![0.0; 18], vec![0.0; 18], vec![0.0; 15], vec![0.0; 18]];
+    let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    let arg_refs: Vec<&[f32]> = args.iter().map(|a| a.as_slice()).collect();
+    kernel.run(&arg_refs, &mut views).unwrap();
+    assert!(outs[3].iter().all(|x| x.to_bits() == 0), "{:?}", outs[3]);
 }

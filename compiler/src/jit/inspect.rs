@@ -2,10 +2,13 @@
 //! as Cranelift prints them. Compiling for inspection does not touch the
 //! kernel cache.
 
+use super::lower_matmul;
 use super::module::{compile, Listing};
+use super::schedule::{schedule, Home, StepKind, StoreTarget};
 use super::JitOptions;
-use crate::ir::Graph;
+use crate::ir::{Graph, Op};
 use crate::kernel::CompileError;
+use std::fmt::Write;
 
 fn listing(graph: &Graph, options: &JitOptions) -> Result<Listing, CompileError> {
     let (_code, listing) = compile(graph, options, true)?;
@@ -44,4 +47,66 @@ pub fn optimized_clif_text(graph: &Graph) -> Result<String, CompileError> {
 /// [`asm_text_with`] under default options.
 pub fn asm_text(graph: &Graph) -> Result<String, CompileError> {
     asm_text_with(graph, &JitOptions::default())
+}
+
+/// The kernel's plan, one line per step: each fused loop with its domain,
+/// the values it computes and what it writes; each matmul with its method.
+/// Scratch buffers are `s@offset`, outputs `out#i`, arguments `arg#i`.
+pub fn schedule_text(graph: &Graph) -> Result<String, CompileError> {
+    schedule_text_with(graph, &JitOptions::default())
+}
+
+/// [`schedule_text`] under the given options.
+pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String, CompileError> {
+    let plan = schedule(graph)?;
+    let home = |v: crate::ir::Value| match plan.homes[v.index()] {
+        Some(Home::Arg(i)) => format!("arg#{i}"),
+        Some(Home::Output(i)) => format!("out#{i}"),
+        Some(Home::Scratch(o)) => format!("s@{o}"),
+        None => "-".to_string(),
+    };
+    let mut text = String::new();
+    for &step in &plan.order {
+        let _ = match &plan.steps[step].kind {
+            StepKind::Loop(l) => {
+                let computed: Vec<String> = l.members.iter().map(|m| format!("%{}", m.0)).collect();
+                let stores: Vec<String> = l
+                    .stores
+                    .iter()
+                    .map(|s| match s.target {
+                        StoreTarget::Home => format!("%{}->{}", s.value.0, home(s.value)),
+                        StoreTarget::Output { index, accumulate } => {
+                            let verb = if accumulate { "+>" } else { "->" };
+                            format!("%{}{verb}out#{index}", s.value.0)
+                        }
+                    })
+                    .collect();
+                writeln!(
+                    text,
+                    "loop {}: computes {} | writes {}",
+                    l.domain,
+                    computed.join(" "),
+                    stores.join(" ")
+                )
+            }
+            StepKind::Matmul { value, accumulate } => {
+                let method = lower_matmul::describe(graph, *value, *accumulate, options)
+                    .map(|d| format!("{:?}", d.method))
+                    .unwrap_or_default();
+                let (lhs, rhs) = match graph.op(*value) {
+                    Op::Matmul { lhs, rhs, .. } => (lhs.0, rhs.0),
+                    _ => (0, 0),
+                };
+                let verb = if *accumulate { "+=" } else { "=" };
+                writeln!(
+                    text,
+                    "matmul {} {verb} %{lhs} @ %{rhs} ({method}) -> {}",
+                    graph.shape(*value),
+                    home(*value)
+                )
+            }
+        };
+    }
+    let _ = writeln!(text, "scratch: {} floats", plan.scratch_len);
+    Ok(text)
 }

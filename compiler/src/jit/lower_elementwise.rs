@@ -154,13 +154,16 @@ pub(crate) fn lower(
             let (x, th) = (float(b, membrane)?, float(b, threshold)?);
             Lowered::Float(spike(s, b, x, th, ratio, max.get()))
         }
-        Op::StopGradient(a) => cx.get(a)?,
-        Op::Constant(_)
-        | Op::Arg(_)
-        | Op::Broadcast(_)
-        | Op::Reshape(_)
-        | Op::ReduceSum { .. }
-        | Op::Matmul { .. } => {
+        // Scheduled inline only when it adds or removes axes of size 1.
+        Op::StopGradient(a) | Op::Reshape(a) => cx.get(a)?,
+        // Scheduled inline only for an axis of size 1: `0 + x`, as the
+        // interpreter sums (which turns -0.0 into +0.0).
+        Op::ReduceSum { operand, .. } => {
+            let x = float(b, operand)?;
+            let zero = s.constant(b, 0.0);
+            Lowered::Float(s.add(b, zero, x))
+        }
+        Op::Constant(_) | Op::Arg(_) | Op::Broadcast(_) | Op::Matmul { .. } => {
             return Err(CompileError::Codegen(format!(
                 "`{}` was scheduled as an elementwise value",
                 cx.graph.describe(v)

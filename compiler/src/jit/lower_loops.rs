@@ -25,9 +25,9 @@ use super::access::{broadcast_strides, collapse, reduce_strides};
 use super::codegen::Emitter;
 use super::lower_elementwise::{lower, ElementContext, Lowered};
 use super::lower_reduce;
-use super::schedule::{Home, LoopStep, Producer, StoreTarget};
+use super::schedule::{squeezed, Home, LoopStep, Producer, StoreTarget};
 use super::simd::{element_flags, Simd, LANES};
-use crate::ir::{Op, Value};
+use crate::ir::{Op, Shape, Value};
 use crate::kernel::CompileError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F32, I64};
@@ -93,9 +93,10 @@ impl Plan {
 fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
     let graph = e.graph;
     let domain = &l.domain;
+    // Members computed per position; the others are reduce_sum sinks.
     let mut inline = vec![false; graph.len()];
     for &m in &l.members {
-        if graph.op(m).is_elementwise() {
+        if let Producer::Fused(_) = e.schedule.producers[m.index()] {
             inline[m.index()] = true;
         }
     }
@@ -107,11 +108,13 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         homes.len() - 1
     };
 
-    // Leaves: everything read that the loop does not compute.
+    // Leaves: everything read that the loop does not compute. Each is read
+    // at the shape of its own value, which equals the domain up to axes of
+    // size 1; strides are taken over that shape, then those axes dropped.
     let mut reads: Vec<Value> = Vec::new();
     for &m in &l.members {
-        match *graph.op(m) {
-            Op::ReduceSum { operand, .. } => reads.push(operand),
+        match (inline[m.index()], *graph.op(m)) {
+            (false, Op::ReduceSum { operand, .. }) => reads.push(operand),
             _ => reads.extend(graph.op(m).operands()),
         }
     }
@@ -126,8 +129,8 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         let source = match read_source(e, v)? {
             ReadSource::Splat(c) => Source::Splat(c),
             ReadSource::Buffer(home, shape_of) => {
-                let s = broadcast_strides(graph.shape(shape_of), domain);
-                Source::Memory(add_access(home, s))
+                let s = broadcast_strides(graph.shape(shape_of), graph.shape(v));
+                Source::Memory(add_access(home, squeeze(graph.shape(v), s)))
             }
         };
         leaves.push(Leaf { value: v, source });
@@ -139,23 +142,26 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
             constants[leaf.value.index()] = Some(c);
         }
     }
-    let contiguous = broadcast_strides(domain, domain);
     let mut stores = Vec::new();
     for s in &l.stores {
         let (home, accumulate) = match s.target {
             StoreTarget::Home => (e.home(s.value)?, false),
             StoreTarget::Output { index, accumulate } => (Home::Output(index), accumulate),
         };
+        let shape = graph.shape(s.value);
+        let contiguous = squeeze(shape, broadcast_strides(shape, shape));
         stores.push(StorePlan {
             value: s.value,
-            access: add_access(home, contiguous.clone()),
+            access: add_access(home, contiguous),
             accumulate,
         });
     }
     let mut reduces = Vec::new();
     for &m in &l.members {
-        if let Op::ReduceSum { operand, axis } = *graph.op(m) {
-            let access = add_access(e.home(m)?, reduce_strides(domain, axis as usize));
+        if let (false, Op::ReduceSum { operand, axis }) = (inline[m.index()], *graph.op(m)) {
+            let shape = graph.shape(operand);
+            let target = squeeze(shape, reduce_strides(shape, axis as usize));
+            let access = add_access(e.home(m)?, target);
             reduces.push(ReducePlan {
                 node: m,
                 operand,
@@ -165,7 +171,7 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         }
     }
 
-    let dims = collapse(domain.dims(), &mut strides);
+    let dims = collapse(&squeezed(domain), &mut strides);
     let mut plan = Plan {
         dims,
         homes,
@@ -195,6 +201,17 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         }
     }
     Ok(plan)
+}
+
+/// `strides` over `shape` without the axes of size 1.
+fn squeeze(shape: &Shape, strides: Vec<usize>) -> Vec<usize> {
+    shape
+        .dims()
+        .iter()
+        .zip(strides)
+        .filter(|(&d, _)| d != 1)
+        .map(|(_, s)| s)
+        .collect()
 }
 
 enum ReadSource {

@@ -40,7 +40,7 @@ pub use cache::CacheStats;
 pub use compiled::JitKernel;
 pub use inspect::{
     asm_text, asm_text_with, clif_text, clif_text_with, optimized_clif_text,
-    optimized_clif_text_with,
+    optimized_clif_text_with, schedule_text, schedule_text_with,
 };
 
 use crate::ir::Graph;

@@ -75,6 +75,8 @@ pub(crate) enum StoreTarget {
 
 #[derive(Clone, Debug)]
 pub(crate) struct LoopStep {
+    /// The shape iterated over. Values whose shapes differ from it only by
+    /// axes of size 1 share its loop (same elements in the same order).
     pub domain: Shape,
     /// Fused elementwise and reduce_sum nodes, in value (topological) order.
     pub members: Vec<Value>,
@@ -167,6 +169,11 @@ impl Scheduler<'_> {
             },
             Op::Reshape(a) => match self.producers[a.index()] {
                 Producer::Splat(c) => Producer::Splat(c),
+                // Adding or removing axes of size 1 keeps every index:
+                // computed inline, like an elementwise identity.
+                _ if squeezed(graph.shape(a)) == squeezed(graph.shape(v)) => {
+                    self.place_elementwise(v)
+                }
                 _ => {
                     self.ensure_buffer(a);
                     Producer::Alias(a)
@@ -178,6 +185,10 @@ impl Scheduler<'_> {
             | Op::Select { .. }
             | Op::Spike { .. }
             | Op::StopGradient(_) => self.place_elementwise(v),
+            // A sum over an axis of size 1 is elementwise (`x + 0`).
+            Op::ReduceSum { operand, axis } if graph.shape(operand).dims()[axis as usize] == 1 => {
+                self.place_elementwise(v)
+            }
             Op::ReduceSum { operand, .. } => self.place_reduce(v, operand),
             Op::Matmul { lhs, rhs, .. } => {
                 self.ensure_buffer(lhs);
@@ -285,7 +296,8 @@ impl Scheduler<'_> {
     ) -> StepId {
         let mut best: Option<(usize, StepId)> = None;
         for g in 0..self.steps.len() {
-            if self.steps[g].merged || self.loop_domain(g) != Some(domain) {
+            if self.steps[g].merged || !self.loop_domain(g).is_some_and(|d| same_domain(d, domain))
+            {
                 continue;
             }
             let score = fused.iter().filter(|&&f| f == g).count();
@@ -374,7 +386,7 @@ impl Scheduler<'_> {
                 let (Some(da), Some(db)) = (self.loop_domain(a), self.loop_domain(b)) else {
                     continue;
                 };
-                if da != db {
+                if !same_domain(da, db) {
                     continue;
                 }
                 if self.can_merge(a, b) {
@@ -607,4 +619,15 @@ impl Scheduler<'_> {
         }
         order
     }
+}
+
+/// The dimensions of `shape` other than those of size 1.
+pub(crate) fn squeezed(shape: &Shape) -> Vec<usize> {
+    shape.dims().iter().copied().filter(|&d| d != 1).collect()
+}
+
+/// True when one loop can iterate over both shapes: they differ only by
+/// axes of size 1, so row-major order visits the same elements alike.
+fn same_domain(a: &Shape, b: &Shape) -> bool {
+    squeezed(a) == squeezed(b)
 }
