@@ -379,8 +379,11 @@ fn jit_matmul_all_transposes_and_odd_sizes() {
 
 #[test]
 fn jit_sparse_spike_matmul_matches() {
-    let (b, n_in, n_out) = (6, 19, 11);
-    for ta in [false, true] {
+    // Small (zero-skipping row loops) and large (zeros counted per call).
+    for ((b, n_in, n_out), ta) in [(6, 19, 11), (24, 40, 33)]
+        .into_iter()
+        .flat_map(|s| [(s, false), (s, true)])
+    {
         let mut g = Graph::new();
         let v_dims = if ta { [n_in, b] } else { [b, n_in] };
         let v = input(&mut g, 0, &v_dims);
@@ -391,11 +394,11 @@ fn jit_sparse_spike_matmul_matches() {
         record(&mut g, y);
         record(&mut g, s);
         let mut d = Data::new(7);
-        // About one in four entries spikes, some several times.
+        // About one entry in eight spikes, some several times.
         let vv: Vec<f32> = d
             .vec(b * n_in, -1.0, 1.0)
             .into_iter()
-            .map(|x| if x > 0.5 { 8.0 * x } else { x })
+            .map(|x| if x > 0.75 { 8.0 * x } else { x })
             .collect();
         let args = vec![vv, d.vec(n_in * n_out, -1.0, 1.0)];
         compare_all_options(&g, &args, &[Tol::Rel(1e-5), Tol::Exact]);

@@ -2,11 +2,13 @@
 //! `matmul_shims.rs`) with a descriptor fixed at compile time.
 //!
 //! The method is chosen from the shapes: products with at most
-//! `JitOptions::small_matmul` multiply-adds use the plain row loops (no
-//! packing overhead); larger ones call the tuned GEMM; and when the left
-//! operand is a spike count (mostly zeros) and not transposed on the right,
-//! the zero-skipping row loops, which do work in proportion to the number of
-//! spikes.
+//! `JitOptions::small_matmul` multiply-adds use the row loops (no packing
+//! overhead; zero-skipping when the left operand is a spike count); larger
+//! ones call the tuned GEMM, or, with `JitOptions::sparse_spikes` and a
+//! non-transposed right operand, decide per call between GEMM and the
+//! zero-skipping row loops by counting the left operand's zeros: spike
+//! trains are mostly zeros, whether they come from a spike op or arrive as
+//! a state or tape argument.
 
 use super::matmul_shims::{MatmulDesc, MatmulMethod};
 use super::JitOptions;
@@ -36,12 +38,13 @@ pub(crate) fn describe(
         lhs_dims[1]
     };
     let work = m.saturating_mul(k).saturating_mul(n);
-    let method = if options.sparse_spikes && !transpose_rhs && is_spike_count(graph, lhs) {
-        MatmulMethod::SparseRows
-    } else if work <= options.small_matmul {
-        MatmulMethod::Rows
-    } else {
-        MatmulMethod::Gemm
+    let small = work <= options.small_matmul;
+    let sparse = options.sparse_spikes && !transpose_rhs;
+    let method = match (small, sparse) {
+        (true, true) if is_spike_count(graph, lhs) => MatmulMethod::SparseRows,
+        (true, _) => MatmulMethod::Rows,
+        (false, true) => MatmulMethod::Adaptive,
+        (false, false) => MatmulMethod::Gemm,
     };
     Some(MatmulDesc {
         m,

@@ -11,7 +11,12 @@
 //!   interpreter's.
 //! - `SparseRows`: `Rows` that skips zero entries of `a`. Spike trains are
 //!   mostly zeros, so `spikes @ weights` does a fraction of the work a dense
-//!   GEMM does.
+//!   GEMM does. Skipping `0 * b[p, j]` changes nothing unless `b` holds an
+//!   infinity or NaN there (the interpreter then gets NaN).
+//! - `Adaptive`: counts the zeros of `a` (cheap next to the product) and
+//!   takes `SparseRows` or `Gemm` accordingly, for large products whose left
+//!   operand may hold spikes (spike counts, or spike states and tape values
+//!   that arrive as arguments).
 //!
 //! The generated code calls this only after the kernel wrapper has checked
 //! every buffer's length, and descriptors are built from the graph's shapes,
@@ -24,7 +29,13 @@ pub(crate) enum MatmulMethod {
     Rows = 0,
     SparseRows = 1,
     Gemm = 2,
+    /// Count the zeros of `a` at each call: `SparseRows` when at most a
+    /// quarter of `a` is nonzero, `Gemm` otherwise.
+    Adaptive = 3,
 }
+
+/// `Adaptive` takes the sparse path at or below this fraction of nonzeros.
+const SPARSE_DENSITY: f32 = 0.25;
 
 /// `c = op(a) @ op(b)` (or `c += ...` when `accumulate`), `op(a)` being
 /// `m x k` and `op(b)` `k x n`, all row-major.
@@ -74,6 +85,14 @@ pub(crate) unsafe extern "C" fn neurojit_matmul(
             MatmulMethod::Gemm => gemm(d, a, b, c),
             MatmulMethod::Rows => rows_dispatch(d, a, b, c, false),
             MatmulMethod::SparseRows => rows_dispatch(d, a, b, c, true),
+            MatmulMethod::Adaptive => {
+                let nonzeros = a.iter().filter(|&&x| x != 0.0).count();
+                if nonzeros as f32 <= SPARSE_DENSITY * a.len() as f32 {
+                    rows_dispatch(d, a, b, c, true)
+                } else {
+                    gemm(d, a, b, c)
+                }
+            }
         }
     }
 }
@@ -171,7 +190,7 @@ fn rows_avx2(
 ///
 /// Per row of `c`: the terms `(p, a[i, p])` are gathered first (without
 /// branches, so sparse spike rows cost no mispredictions), then
-/// `c[i, j..j + 32]` is summed in registers over the terms, which keeps 4
+/// `c[i, j..j + 64]` is summed in registers over the terms, which keeps 8
 /// (AVX2) independent addition chains busy.
 #[inline(always)]
 fn rows(
@@ -213,6 +232,10 @@ fn rows(
         let terms = &terms[..count];
         let row = &mut c[i * n..(i + 1) * n];
         let mut j = 0;
+        while j + 64 <= n {
+            column_block::<64>(terms, b, n, j, &mut row[j..j + 64], d.accumulate);
+            j += 64;
+        }
         while j + 32 <= n {
             column_block::<32>(terms, b, n, j, &mut row[j..j + 32], d.accumulate);
             j += 32;

@@ -64,7 +64,10 @@ pub struct JitOptions {
     /// Matmuls with at most this many multiply-adds (m*k*n) use plain row
     /// loops instead of the packed GEMM.
     pub small_matmul: usize,
-    /// `spikes @ weights` skips the zero entries of the spike counts.
+    /// Matmuls skip zero entries of their left operand when it is a spike
+    /// count, and large ones check at each call whether that operand is
+    /// mostly zeros (see `matmul_shims.rs`; differs from the interpreter
+    /// only where the right operand holds an infinity or NaN).
     pub sparse_spikes: bool,
 }
 
