@@ -115,21 +115,29 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     );
 
     let mut first_epoch = 1u64;
+    let mut progress = EpochProgress::default();
     let mut best = f64::INFINITY;
     if resuming {
         let checkpoint = run_dir.load_checkpoint(CheckpointKind::Latest)?;
         restore_checkpoint(&mut trainer, &checkpoint, &run_dir)?;
         first_epoch = checkpoint.epoch + 1;
-        best = checkpoint
-            .meta
-            .get("best_loss")
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(f64::INFINITY);
+        let meta = |key: &str| checkpoint.meta.get(key).and_then(|v| v.parse::<f64>().ok());
+        best = meta("best_loss").unwrap_or(f64::INFINITY);
+        progress = EpochProgress {
+            next_batch: meta("next_batch").unwrap_or(0.0) as usize,
+            task: meta("partial_task").unwrap_or(0.0),
+            penalty: meta("partial_penalty").unwrap_or(0.0),
+        };
         run_dir.truncate_history(checkpoint.epoch)?;
         println!(
-            "resuming {} after epoch {}",
+            "resuming {} after epoch {}{}",
             run_dir.path().display(),
-            checkpoint.epoch
+            checkpoint.epoch,
+            if progress.next_batch > 0 {
+                format!(", batch {}", progress.next_batch)
+            } else {
+                String::new()
+            }
         );
     } else {
         run_dir.write_spec(&spec_text)?;
@@ -150,7 +158,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
 
     let epochs = spec.training.epochs as u64;
     let batches = dataset.samples / batch;
-    let total_steps = epochs.saturating_sub(first_epoch - 1) * batches as u64;
+    let total_steps = (epochs.saturating_sub(first_epoch - 1) * batches as u64)
+        .saturating_sub(progress.next_batch as u64);
     let bar = ProgressBar::new(total_steps);
     bar.set_style(
         ProgressStyle::with_template(
@@ -159,12 +168,15 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .expect("a valid template")
         .progress_chars("=> "),
     );
-    let mut interrupted = false;
+    // Checkpoints are written atomically (with an fsync), which costs more
+    // than a small epoch: the latest and best are written at most every
+    // SAVE_INTERVAL, at the end, and when training is interrupted.
+    let mut last_save = Instant::now();
+    let mut best_checkpoint = None;
     let mut first_task = None;
     let mut last_task = 0.0;
-    'epochs: for epoch in first_epoch..=epochs {
-        let (mut task, mut penalty) = (0.0f64, 0.0f64);
-        for b in 0..batches {
+    for epoch in first_epoch..=epochs {
+        for b in progress.next_batch..batches {
             let indices: Vec<usize> = (b * batch..(b + 1) * batch).collect();
             let data = dataset.batch(&indices)?;
             let targets = targets_for(&data, n_out, spec.training.t)?;
@@ -175,16 +187,28 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                     run_dir.checkpoint_path(CheckpointKind::Latest).display()
                 )
             })?;
-            task += loss.task as f64;
-            penalty += loss.penalty as f64;
+            progress.task += loss.task as f64;
+            progress.penalty += loss.penalty as f64;
             bar.inc(1);
-            if stop.load(Ordering::SeqCst) {
-                interrupted = true;
-                break 'epochs;
+            if stop.load(Ordering::SeqCst) && b + 1 < batches {
+                progress.next_batch = b + 1;
+                let mut checkpoint = checkpoint_of(&trainer, epoch - 1, best);
+                progress.store(&mut checkpoint.meta);
+                run_dir.save_checkpoint(CheckpointKind::Latest, &checkpoint)?;
+                if let Some(best) = &best_checkpoint {
+                    run_dir.save_checkpoint(CheckpointKind::Best, best)?;
+                }
+                bar.abandon();
+                println!(
+                    "interrupted: resume with `neurojit train --resume {}`",
+                    run_dir.path().display()
+                );
+                return Ok(ExitCode::from(130));
             }
         }
-        task /= batches as f64;
-        penalty /= batches as f64;
+        let task = progress.task / batches as f64;
+        let penalty = progress.penalty / batches as f64;
+        progress = EpochProgress::default();
         let loss = task + penalty;
         first_task.get_or_insert(task);
         last_task = task;
@@ -200,19 +224,27 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         })?;
         if loss < best {
             best = loss;
-            run_dir.save_checkpoint(CheckpointKind::Best, &checkpoint_of(&trainer, epoch, best))?;
+            best_checkpoint = Some(checkpoint_of(&trainer, epoch, best));
         }
-        run_dir.save_checkpoint(CheckpointKind::Latest, &checkpoint_of(&trainer, epoch, best))?;
+        let interrupted = stop.load(Ordering::SeqCst);
+        if interrupted || epoch == epochs || last_save.elapsed() >= SAVE_INTERVAL {
+            run_dir.save_checkpoint(CheckpointKind::Latest, &checkpoint_of(&trainer, epoch, best))?;
+            if let Some(best) = best_checkpoint.take() {
+                run_dir.save_checkpoint(CheckpointKind::Best, &best)?;
+            }
+            last_save = Instant::now();
+        }
+        if interrupted {
+            bar.abandon();
+            println!(
+                "interrupted: resume with `neurojit train --resume {}`",
+                run_dir.path().display()
+            );
+            return Ok(ExitCode::from(130));
+        }
     }
     bar.finish();
 
-    if interrupted {
-        println!(
-            "interrupted: resume with `neurojit train --resume {}`",
-            run_dir.path().display()
-        );
-        return Ok(ExitCode::from(130));
-    }
     let last_epoch = epochs.max(first_epoch - 1);
     run_dir.save_checkpoint(
         CheckpointKind::Final,
@@ -245,6 +277,27 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
     println!("run folder: {}", run_dir.path().display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Longest time between two writes of the latest checkpoint.
+const SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How far training got into an epoch (kept in a checkpoint's metadata when
+/// training is interrupted mid-epoch).
+#[derive(Default)]
+struct EpochProgress {
+    next_batch: usize,
+    /// Sums of the epoch's step losses so far.
+    task: f64,
+    penalty: f64,
+}
+
+impl EpochProgress {
+    fn store(&self, meta: &mut std::collections::BTreeMap<String, String>) {
+        meta.insert("next_batch".into(), self.next_batch.to_string());
+        meta.insert("partial_task".into(), self.task.to_string());
+        meta.insert("partial_penalty".into(), self.penalty.to_string());
+    }
 }
 
 /// The samples the spec (or `--data`) points at.
