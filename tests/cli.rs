@@ -1,0 +1,182 @@
+//! The `neurojit` command line, run as a user runs it.
+
+use neurojit::data::{save_npz, Dataset, Targets};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn neurojit(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_neurojit"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `epoch,loss,task_loss,penalty,seconds` rows without the wall-clock column.
+fn history(run: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(run.join("history.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("epoch,loss,task_loss,penalty,seconds"));
+    lines
+        .map(|l| l.split(',').take(4).map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn the_default_train_command_halves_the_task_loss_and_fills_a_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = neurojit(&["train", "--out", "run"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = dir.path().join("run");
+    for file in [
+        "spec.toml",
+        "history.csv",
+        "checkpoint.safetensors",
+        "best.safetensors",
+        "final.safetensors",
+        "initial.safetensors",
+        "bounds.json",
+        "sample.json",
+        "plots/loss.png",
+        "plots/bounds_cost.png",
+        "plots/raster.png",
+        "plots/membrane.png",
+        "plots/params_bounds.png",
+    ] {
+        assert!(run.join(file).is_file(), "missing {file}");
+    }
+    let rows = history(&run);
+    let task = |row: &Vec<String>| row[2].parse::<f64>().unwrap();
+    let penalty = |row: &Vec<String>| row[3].parse::<f64>().unwrap();
+    let (first, last) = (&rows[0], &rows[rows.len() - 1]);
+    assert!(task(last) <= 0.5 * task(first), "task loss {first:?} -> {last:?}");
+    // The tutorial starts with parameters outside their bounds; the
+    // penalty pulls them in.
+    assert!(penalty(first) > 0.0 && penalty(last) < 0.01 * penalty(first));
+}
+
+#[test]
+fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = neurojit(&["train", "--out", "full", "--epochs", "6", "--no-plots"], dir.path());
+    assert!(full.status.success(), "{}", stderr(&full));
+    let part = neurojit(&["train", "--out", "part", "--epochs", "3", "--no-plots"], dir.path());
+    assert!(part.status.success(), "{}", stderr(&part));
+    let resumed = neurojit(
+        &["train", "--resume", "part", "--epochs", "6", "--no-plots"],
+        dir.path(),
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(stdout(&resumed).contains("resuming"));
+    assert_eq!(history(&dir.path().join("full")), history(&dir.path().join("part")));
+}
+
+#[test]
+fn spec_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[network]\nlayers = [\n  { type = \"linear\", shape = [2, 3] },\n  { type = \"lif\", n = 4 },\n]\n",
+    )
+    .unwrap();
+    let out = neurojit(&["train", "bad.toml", "--out", "run"], dir.path());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml:4"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn data_that_does_not_fit_the_network_is_an_error_naming_the_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Dataset {
+        inputs: vec![0.0; 8 * 100 * 3],
+        samples: 8,
+        t: 100,
+        n_in: 3,
+        targets: Targets::Signal {
+            data: vec![0.0; 8 * 100 * 2],
+            n_out: 2,
+        },
+        origin: "test".into(),
+    };
+    save_npz(&dir.path().join("data.npz"), &data).unwrap();
+    let out = neurojit(&["train", "--data", "data.npz", "--out", "run"], dir.path());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("inputs"), "{err}");
+}
+
+#[test]
+fn init_writes_the_tutorial_spec_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = neurojit(&["init", "spec.toml"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.path().join("spec.toml")).unwrap();
+    assert_eq!(text, neurojit::spec::TUTORIAL_SPEC);
+    let again = neurojit(&["init", "spec.toml"], dir.path());
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("--force"));
+}
+
+#[test]
+fn ir_prints_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    for (stage, marker) in [
+        ("graph", "param 0_Linear/weight"),
+        ("grad", "state_adjoint"),
+        ("simplified", "# forward"),
+        ("clif", "function"),
+        ("asm", "ret"),
+    ] {
+        let out = neurojit(&["ir", "--stage", stage, "--program", "forward"], dir.path());
+        assert!(out.status.success(), "{stage}: {}", stderr(&out));
+        assert!(stdout(&out).contains(marker), "{stage}");
+    }
+    let out = neurojit(&["ir", "--stage", "simplified"], dir.path());
+    assert!(stdout(&out).contains("# backward"));
+}
+
+#[test]
+fn params_filters_by_family_and_shows_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = neurojit(&["params", "--family", "taus"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("tau_mem") && !text.contains("weight"), "{text}");
+    assert!(text.contains("lower bounds"));
+}
+
+#[test]
+fn bench_prints_a_json_line_with_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = neurojit(
+        &["bench", "--preset", "tiny", "--seconds", "0.05", "--max-steps", "5", "--json"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(v["preset"], "tiny");
+    assert_eq!(v["T"], 100);
+    assert!(v["jit"]["step_s"].as_f64().unwrap() > 0.0);
+    assert!(v["interp"]["step_s"].as_f64().unwrap() > 0.0);
+    assert!(v["ratio"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn conformance_passes_on_the_reference_cases_with_the_jit() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = neurojit(&["conformance", "tests/reference", "--backend", "jit"], dir);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("30 of 30 cases passed"), "{}", stdout(&out));
+}
