@@ -77,7 +77,7 @@ impl Default for JitOptions {
             contract_fma: false,
             allow_fma: true,
             native_floor: true,
-            small_matmul: 8 * 32 * 32,
+            small_matmul: 4096,
             sparse_spikes: true,
         }
     }
