@@ -21,3 +21,8 @@ pub mod checkpoint;
 pub mod run_dir;
 pub mod plot;
 pub mod train;
+
+/// The README's Rust example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
