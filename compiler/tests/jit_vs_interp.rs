@@ -394,11 +394,11 @@ fn jit_sparse_spike_matmul_matches() {
         record(&mut g, y);
         record(&mut g, s);
         let mut d = Data::new(7);
-        // About one entry in eight spikes, some several times.
+        // About one entry in sixteen spikes, some several times.
         let vv: Vec<f32> = d
             .vec(b * n_in, -1.0, 1.0)
             .into_iter()
-            .map(|x| if x > 0.75 { 8.0 * x } else { x })
+            .map(|x| if x > 0.875 { 8.0 * x } else { x })
             .collect();
         let args = vec![vv, d.vec(n_in * n_out, -1.0, 1.0)];
         compare_all_options(&g, &args, &[Tol::Rel(1e-5), Tol::Exact]);
