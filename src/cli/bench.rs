@@ -59,13 +59,14 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             let kind = BackendKind::parse(backend).expect("clap checked the name");
             let r = measure(&preset, kind, &options)?;
             println!(
-                "  {:<6} step {:>10.3} ms   compile {:>8.2} ms   tape {} B/step   ({} samples, first loss {:.6})",
+                "  {:<6} step {:>10.3} ms   compile {:>8.2} ms   tape {} B/step   ({} samples, first loss {:.6}{})",
                 kind.name(),
                 r.step_s * 1e3,
                 r.compile_s * 1e3,
                 r.tape_bytes_per_step,
                 r.samples,
-                r.first_loss
+                r.first_loss,
+                if r.diverges { ", first gradient not finite" } else { "" }
             );
             results.push((kind, r));
         }
@@ -95,6 +96,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
                     "compile_s": r.compile_s,
                     "tape_bytes_per_step": r.tape_bytes_per_step,
                     "samples": r.samples,
+                    "diverges": r.diverges,
                 }),
             );
         }

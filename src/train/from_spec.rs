@@ -79,6 +79,7 @@ pub fn experiment(spec: &Spec) -> Result<Experiment, SetupError> {
         },
         threads: spec.training.threads,
         noise_seed: spec.training.seed,
+        check_finite: true,
     };
     Ok(Experiment {
         network,

@@ -26,6 +26,10 @@ pub struct TrainerOptions {
     pub threads: usize,
     /// Seed of the noise fed to noisy LIF layers.
     pub noise_seed: u64,
+    /// Stop with an error when the loss, a gradient or an updated parameter
+    /// is not finite. Only benchmarks turn this off, to time steps of a
+    /// diverging network exactly as other frameworks run them.
+    pub check_finite: bool,
 }
 
 impl Default for TrainerOptions {
@@ -34,6 +38,7 @@ impl Default for TrainerOptions {
             backend: BackendKind::Jit,
             threads: 1,
             noise_seed: 0,
+            check_finite: true,
         }
     }
 }
@@ -66,6 +71,7 @@ pub struct Trainer {
     update: neurojit_runtime::Optimizer,
     optimizer: Box<dyn Optimizer>,
     noise_seed: u64,
+    check_finite: bool,
     batch: usize,
     steps: usize,
     compile_seconds: f64,
@@ -114,6 +120,7 @@ impl Trainer {
             update,
             optimizer,
             noise_seed: run.noise_seed,
+            check_finite: run.check_finite,
             batch: options.batch,
             steps: options.timesteps,
             compile_seconds: started.elapsed().as_secs_f64(),
@@ -242,6 +249,12 @@ impl Trainer {
         let step = self.update.steps_taken() + 1;
         self.refresh_noise()?;
         let loss = self.session.forward_backward()?;
+        if !self.check_finite {
+            let scalars = self.optimizer.step_scalars(step);
+            self.update.step(self.session.primary_mut(), &scalars)?;
+            self.session.sync_params()?;
+            return Ok(loss);
+        }
         if !loss.total().is_finite() {
             return Err(TrainError::NonFinite {
                 step,
