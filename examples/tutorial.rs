@@ -9,7 +9,8 @@
 //! 4. bounds built with `make_bounds` + `set_matching`, and their cost;
 //! 5. compiled training (mse + bounds penalty, Adam) on the built-in
 //!    tutorial task, starting with some parameters outside their bounds:
-//!    the penalty pulls them back inside while the task loss falls.
+//!    the penalty pulls them back inside while the task loss falls (a
+//!    projection keeps the time constants above 1 ms, see `train`).
 //!
 //! Run with `cargo run --release --example tutorial`. With
 //! `NEUROJIT_EXAMPLE_SMALL=1` it trains fewer, shorter steps (the test
