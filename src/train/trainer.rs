@@ -22,7 +22,8 @@ use thiserror::Error;
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainerOptions {
     pub backend: BackendKind,
-    /// Worker threads; the batch is split evenly across them.
+    /// Worker threads: the batch is split into equal shards, as many as
+    /// the batch allows up to this number.
     pub threads: usize,
     /// Seed of the noise fed to noisy LIF layers.
     pub noise_seed: u64,
@@ -53,8 +54,6 @@ pub enum TrainError {
     Runtime(#[from] RuntimeError),
     #[error("{0}")]
     Optimizer(#[from] OptimError),
-    #[error("batch {batch} does not split evenly across {threads} threads")]
-    Batch { batch: usize, threads: usize },
     #[error("step {step}: {what} is not finite")]
     NonFinite { step: u64, what: String },
     #[error("parameter `{path}`: expected {expected} values, got {got}")]
@@ -89,13 +88,13 @@ impl Trainer {
         clip: Option<Vec<ClipRange>>,
         run: &TrainerOptions,
     ) -> Result<Trainer, TrainError> {
-        let threads = run.threads.max(1);
-        if options.batch % threads != 0 {
-            return Err(TrainError::Batch {
-                batch: options.batch,
-                threads,
-            });
-        }
+        // The batch is split into equal shards, one per thread: as many as
+        // the batch allows (a batch of 1 runs on one thread whatever the
+        // setting; 12 samples on 8 threads run as 6 shards of 2).
+        let threads = (1..=run.threads.max(1).min(options.batch.max(1)))
+            .rev()
+            .find(|n| options.batch % n == 0)
+            .unwrap_or(1);
         let started = Instant::now();
         let mut shard_options = options.clone();
         shard_options.batch = options.batch / threads;
@@ -130,6 +129,11 @@ impl Trainer {
     /// Seconds spent tracing, differentiating, simplifying and compiling.
     pub fn compile_seconds(&self) -> f64 {
         self.compile_seconds
+    }
+
+    /// Threads (batch shards) the trainer runs on.
+    pub fn threads(&self) -> usize {
+        self.session.threads()
     }
 
     /// Bytes the tape stores per timestep (of one shard).
