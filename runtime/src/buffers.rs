@@ -20,6 +20,7 @@ pub(crate) struct Buffers {
     pub states: [Vec<Vec<f32>>; 2],
     pub adjoints: [Vec<Vec<f32>>; 2],
     pub tape: Vec<Vec<f32>>,
+    pub sequences: Vec<Vec<f32>>,
     pub records: Vec<Vec<f32>>,
     pub inputs: Vec<Vec<f32>>,
     pub targets: Vec<f32>,
@@ -44,6 +45,7 @@ impl Buffers {
             states: [zeros(&p.states, 1), zeros(&p.states, 1)],
             adjoints: [zeros(&p.states, 1), zeros(&p.states, 1)],
             tape: zeros(&p.tape, steps),
+            sequences: zeros(&p.sequences, steps),
             records: zeros(&p.records, steps),
             inputs: input_buffers(p, steps),
             targets: vec![0.0; p.target.numel() * steps],
@@ -54,17 +56,21 @@ impl Buffers {
 
     /// Elements one call reads through `source`, or `None` when the session
     /// has no such buffer.
-    pub fn source_len(&self, source: Source) -> Option<usize> {
+    /// In `all_steps` mode (programs over all timesteps at once), a
+    /// time-indexed buffer is read whole.
+    pub fn source_len(&self, source: Source, all_steps: bool) -> Option<usize> {
+        let rows = if all_steps { 1 } else { self.steps };
         let whole = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(Vec::len);
-        let row = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(|b| b.len() / self.steps);
+        let row = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(|b| b.len() / rows);
         match source {
             Source::Param(i) => whole(&self.params, i),
             Source::Hoisted(i) => whole(&self.hoisted, i),
             Source::State(i) => whole(&self.states[0], i),
             Source::StateAdjoint(i) => whole(&self.adjoints[0], i),
             Source::Tape(i) => row(&self.tape, i),
+            Source::Sequence(i) => row(&self.sequences, i),
             Source::Input(i) => row(&self.inputs, i),
-            Source::Target => Some(self.targets.len() / self.steps),
+            Source::Target => Some(self.targets.len() / rows),
             // Optimiser arguments are bound by the optimiser, not here.
             Source::Grad(_) | Source::Moment(_) | Source::Scalar(_) => None,
         }
@@ -72,17 +78,19 @@ impl Buffers {
 
     /// Elements one call writes through `sink`, or `None` when the session
     /// has no such buffer.
-    pub fn sink_len(&self, sink: Sink) -> Option<usize> {
+    pub fn sink_len(&self, sink: Sink, all_steps: bool) -> Option<usize> {
+        let rows = if all_steps { 1 } else { self.steps };
         let whole = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(Vec::len);
-        let row = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(|b| b.len() / self.steps);
+        let row = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(|b| b.len() / rows);
         match sink {
             Sink::Hoisted(i) => whole(&self.hoisted, i),
             Sink::State(i) => whole(&self.states[0], i),
             Sink::StateAdjoint(i) => whole(&self.adjoints[0], i),
             Sink::Grad(i) => whole(&self.grads, i),
             Sink::Tape(i) => row(&self.tape, i),
+            Sink::Sequence(i) => row(&self.sequences, i),
             Sink::Record(i) => row(&self.records, i),
-            Sink::Prediction => Some(self.predictions.len() / self.steps),
+            Sink::Prediction => Some(self.predictions.len() / rows),
             Sink::Loss => Some(1),
             Sink::Param(_) | Sink::Moment(_) => None,
         }
@@ -100,6 +108,7 @@ impl Buffers {
             Source::State(i) => (self.states[parity][i].as_ptr(), 0),
             Source::StateAdjoint(i) => (self.adjoints[parity][i].as_ptr(), 0),
             Source::Tape(i) => row(&self.tape[i]),
+            Source::Sequence(i) => row(&self.sequences[i]),
             Source::Input(i) => row(&self.inputs[i]),
             Source::Target => row(&self.targets),
             Source::Grad(_) | Source::Moment(_) | Source::Scalar(_) => {
@@ -120,6 +129,7 @@ impl Buffers {
             Sink::StateAdjoint(i) => (self.adjoints[1 - parity][i].as_mut_ptr(), 0),
             Sink::Grad(i) => (self.grads[i].as_mut_ptr(), 0),
             Sink::Tape(i) => row(&mut self.tape[i]),
+            Sink::Sequence(i) => row(&mut self.sequences[i]),
             Sink::Record(i) => row(&mut self.records[i]),
             Sink::Prediction => row(&mut self.predictions),
             Sink::Loss => (self.loss.as_mut_ptr(), 0),

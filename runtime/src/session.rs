@@ -34,16 +34,19 @@ struct BoundProgram {
 unsafe impl Send for BoundProgram {}
 
 impl BoundProgram {
+    /// Binds a per-step program, or with `all_steps` a program over all
+    /// timesteps at once (which reads and writes time-indexed buffers whole).
     fn bind(
         name: &'static str,
         graph: &Graph,
         backend: &dyn Backend,
         buffers: &Buffers,
+        all_steps: bool,
     ) -> Result<BoundProgram, RuntimeError> {
         let plan = plan(name, graph)?;
         for (source, arg) in plan.sources.iter().zip(graph.args()) {
             let expected = arg.shape.numel();
-            match buffers.source_len(*source) {
+            match buffers.source_len(*source, all_steps) {
                 Some(len) if len == expected => {}
                 Some(len) => {
                     return Err(RuntimeError::Length {
@@ -62,7 +65,7 @@ impl BoundProgram {
         }
         for (sink, out) in plan.sinks.iter().zip(graph.outputs()) {
             let expected = graph.shape(out.value).numel();
-            match buffers.sink_len(*sink) {
+            match buffers.sink_len(*sink, all_steps) {
                 Some(len) if len == expected => {}
                 Some(len) => {
                     return Err(RuntimeError::Length {
@@ -153,8 +156,11 @@ impl LossParts {
 pub struct Session {
     programs: TrainingPrograms,
     prologue: BoundProgram,
+    /// Programs over all timesteps, when the programs are time-batched.
+    prepass: Option<BoundProgram>,
     forward: BoundProgram,
     backward: BoundProgram,
+    epilogue: Option<BoundProgram>,
     param_loss: BoundProgram,
     compile_seconds: f64,
     pub(crate) buffers: Buffers,
@@ -177,17 +183,31 @@ impl Session {
         }
         let buffers = Buffers::new(&programs, steps);
         let started = Instant::now();
-        let prologue = BoundProgram::bind("prologue", &programs.prologue, backend, &buffers)?;
-        let forward = BoundProgram::bind("forward", &programs.forward, backend, &buffers)?;
-        let backward = BoundProgram::bind("backward", &programs.backward, backend, &buffers)?;
-        let param_loss =
-            BoundProgram::bind("param_loss", &programs.param_loss, backend, &buffers)?;
+        let bind = |name, graph: &Graph, all_steps| {
+            BoundProgram::bind(name, graph, backend, &buffers, all_steps)
+        };
+        // Programs over all timesteps exist only when time-batched.
+        let optional = |name, graph: &Graph| {
+            if graph.outputs().is_empty() {
+                Ok(None)
+            } else {
+                bind(name, graph, true).map(Some)
+            }
+        };
+        let prologue = bind("prologue", &programs.prologue, false)?;
+        let prepass = optional("prepass", &programs.prepass)?;
+        let forward = bind("forward", &programs.forward, false)?;
+        let backward = bind("backward", &programs.backward, false)?;
+        let epilogue = optional("epilogue", &programs.epilogue)?;
+        let param_loss = bind("param_loss", &programs.param_loss, false)?;
         Ok(Session {
             compile_seconds: started.elapsed().as_secs_f64(),
             programs,
             prologue,
+            prepass,
             forward,
             backward,
+            epilogue,
             param_loss,
             buffers,
             last_loss: LossParts::default(),
@@ -294,6 +314,10 @@ impl Session {
             program.refresh(b);
         }
         self.prologue.call(0, 0);
+        if let Some(prepass) = &mut self.prepass {
+            prepass.refresh(b);
+            prepass.call(0, 0);
+        }
         let mut task = 0.0f64;
         for t in 0..b.steps {
             self.forward.call(t, t % 2);
@@ -319,6 +343,10 @@ impl Session {
         self.backward.refresh(b);
         for (k, t) in (0..b.steps).rev().enumerate() {
             self.backward.call(t, k % 2);
+        }
+        if let Some(epilogue) = &mut self.epilogue {
+            epilogue.refresh(b);
+            epilogue.call(0, 0);
         }
         Ok(())
     }

@@ -3,8 +3,8 @@
 //! loss that `forward` reports, and an optimiser program updates parameters.
 
 use neurojit_compiler::interp::Interpreter;
-use neurojit_compiler::ir::{ArgKind, Graph, OutKind, Shape};
-use neurojit_compiler::program::{compile_training, Slot, StepProgram};
+use neurojit_compiler::ir::{ArgKind, Graph, Op, OutKind, Shape};
+use neurojit_compiler::program::{batch_over_time, compile_training, Slot, StepProgram};
 use neurojit_runtime::{Optimizer, Session, ShardedSession};
 
 const B: usize = 2;
@@ -181,4 +181,35 @@ fn sharded_sessions_average_to_the_full_batch() {
     assert_eq!(sharded.predictions(), full.predictions());
     let err = sharded.set_data(&[0.0; 3], &[0.0; 3]).unwrap_err();
     assert!(err.to_string().contains("threads"), "{err}");
+}
+
+#[test]
+fn time_batched_programs_compute_the_same_loss_and_gradients() {
+    let mut plain = session();
+    let loss = plain.forward().unwrap();
+    plain.backward().unwrap();
+
+    let programs = batch_over_time(compile_training(&leaky_program()).unwrap(), T).unwrap();
+    // x @ w runs once over all steps, and so does w's gradient xᵀ @ g.
+    assert_eq!(programs.prepass.outputs().len(), 1);
+    assert_eq!(programs.epilogue.outputs().len(), 1);
+    let is_matmul = |g: &Graph| g.nodes().iter().any(|n| matches!(n.op, Op::Matmul { .. }));
+    assert!(!is_matmul(&programs.forward));
+    // The tape no longer copies the product: the backward reads its rows.
+    assert!(programs.tape.iter().all(|s| !s.name.contains("matmul")));
+    let mut batched = Session::new(programs, &Interpreter, T).unwrap();
+    for p in 0..2 {
+        batched.set_param(p, &plain.params()[p]).unwrap();
+    }
+    batched
+        .set_data(&pseudo_random(B * T * N, 2), &pseudo_random(B * T * N, 3))
+        .unwrap();
+    let batched_loss = batched.forward().unwrap();
+    batched.backward().unwrap();
+    assert!((batched_loss.total() - loss.total()).abs() <= 1e-6 * loss.total().abs());
+    for p in 0..2 {
+        for (a, b) in batched.grads()[p].iter().zip(&plain.grads()[p]) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::optim::{OptimError, Optimizer};
 use crate::trace::{trace, TraceError, TraceOptions, TracedNetwork};
 use crate::tree::{Path, Tensor, Tree};
 use neurojit_compiler::ir::GraphError;
-use neurojit_compiler::program::{compile_training, Slot};
+use neurojit_compiler::program::{batch_over_time, compile_training, Slot};
 use neurojit_runtime::{BackendKind, LossParts, RuntimeError, ShardedSession};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -99,7 +99,7 @@ impl Trainer {
         let mut shard_options = options.clone();
         shard_options.batch = options.batch / threads;
         let traced = trace(network, &shard_options)?;
-        let programs = compile_training(&traced.program)?;
+        let programs = batch_over_time(compile_training(&traced.program)?, options.timesteps)?;
         let backend = run.backend.backend();
         let update_graph = optimizer.update_graph(&programs.params, clip.as_deref())?;
         let mut session =

@@ -48,6 +48,8 @@ pub enum OutKind {
     Hoisted,
     /// A value stored for the backward step (`ArgKind::Tape`).
     Tape,
+    /// A row of a time-batched sequence (`ArgKind::Sequence`).
+    Sequence,
     /// The adjoint of a state at the start of the step.
     StateAdjoint,
     /// A parameter's gradient (or one timestep's contribution to it).

@@ -96,6 +96,10 @@ pub enum ArgKind {
     Hoisted,
     /// A forward value stored for the backward step.
     Tape,
+    /// A per-timestep value computed for all timesteps at once, or written
+    /// per step to be used for all timesteps at once (see
+    /// `program::batch_over_time`).
+    Sequence,
     /// The adjoint (loss gradient) of a state at the end of this step.
     StateAdjoint,
     /// A parameter's accumulated gradient (optimiser programs).

@@ -83,6 +83,7 @@ pub(crate) fn dependence_of_each_value(graph: &Graph) -> Vec<Dependence> {
                 | ArgKind::Input
                 | ArgKind::Target
                 | ArgKind::Tape
+                | ArgKind::Sequence
                 | ArgKind::StateAdjoint
                 | ArgKind::Grad
                 | ArgKind::Moment

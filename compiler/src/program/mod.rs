@@ -15,8 +15,10 @@ mod factor;
 mod hoist;
 mod min_cut;
 mod split;
+mod time_batch;
 mod tape;
 
+pub use time_batch::batch_over_time;
 pub use split::{compile_training, gradient_graph, simplified_gradient_graph, PassStats};
 
 use crate::ir::{ArgKind, Graph, OutKind, Shape};
@@ -62,13 +64,21 @@ pub struct StepProgram {
 #[derive(Clone, Debug)]
 pub struct TrainingPrograms {
     pub prologue: Graph,
+    /// Work over all timesteps before the forward loop (see
+    /// [`batch_over_time`]); empty unless batched.
+    pub prepass: Graph,
     pub forward: Graph,
     pub backward: Graph,
+    /// Work over all timesteps after the backward loop; empty unless
+    /// batched.
+    pub epilogue: Graph,
     pub param_loss: Graph,
     pub params: Vec<Slot>,
     pub states: Vec<Slot>,
     pub hoisted: Vec<Slot>,
     pub tape: Vec<Slot>,
+    /// Per-step values handled for all timesteps at once (time-batched).
+    pub sequences: Vec<Slot>,
     pub input: Shape,
     pub target: Shape,
     pub prediction: Shape,

@@ -99,13 +99,16 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
         .collect();
     Ok(TrainingPrograms {
         prologue,
+        prepass: Graph::new(),
         forward,
         backward,
+        epilogue: Graph::new(),
         param_loss: with_param_gradients(&step.param_loss, &step.params)?,
         params: step.params.clone(),
         states: step.states.clone(),
         hoisted,
         tape,
+        sequences: Vec::new(),
         input: step.input.clone(),
         target: step.target.clone(),
         prediction,
