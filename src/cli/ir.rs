@@ -8,7 +8,9 @@ use neurojit::trace::trace;
 use neurojit::train::experiment;
 use neurojit_compiler::ir::Graph;
 use neurojit_compiler::jit::{asm_text, optimized_clif_text};
-use neurojit_compiler::program::{compile_training, gradient_graph, simplified_gradient_graph};
+use neurojit_compiler::program::{
+    batch_over_time, compile_training, gradient_graph, simplified_gradient_graph,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,8 +31,10 @@ enum Stage {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum Program {
     Prologue,
+    Prepass,
     Forward,
     Backward,
+    Epilogue,
     ParamLoss,
     Optimizer,
 }
@@ -58,7 +62,7 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
         }
         Stage::Grad => section("step with gradients", &gradient_graph(step)?),
         Stage::Simplified | Stage::Clif | Stage::Asm => {
-            let programs = compile_training(step)?;
+            let programs = batch_over_time(compile_training(step)?, exp.trace.timesteps)?;
             if args.stage == Stage::Simplified && args.program.is_none() {
                 let s = &programs.stats;
                 println!(
@@ -66,9 +70,11 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
                     s.traced, s.with_gradients, s.simplified
                 );
                 println!(
-                    "# tape: {} values, {} bytes per timestep",
+                    "# tape: {} values, {} bytes per timestep; {} sequences batched over all {} timesteps",
                     programs.tape.len(),
-                    programs.tape_bytes_per_step()
+                    programs.tape_bytes_per_step(),
+                    programs.sequences.len(),
+                    exp.trace.timesteps
                 );
                 if std::env::var_os("NEUROJIT_IR_COMBINED").is_some() {
                     section("simplified step", &simplified_gradient_graph(step)?);
@@ -79,13 +85,15 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
                 .update_graph(&programs.params, exp.clip.as_deref())?;
             let all = [
                 (Program::Prologue, "prologue", &programs.prologue),
+                (Program::Prepass, "prepass", &programs.prepass),
                 (Program::Forward, "forward", &programs.forward),
                 (Program::Backward, "backward", &programs.backward),
+                (Program::Epilogue, "epilogue", &programs.epilogue),
                 (Program::ParamLoss, "param_loss", &programs.param_loss),
                 (Program::Optimizer, "optimizer", &update),
             ];
             for (which, name, graph) in all {
-                if args.program.is_some_and(|p| p != which) {
+                if args.program.is_some_and(|p| p != which) || graph.outputs().is_empty() {
                     continue;
                 }
                 match args.stage {
