@@ -113,3 +113,48 @@ fn a_non_finite_loss_names_the_step() {
     let err = t.set_param(&path, &[0.0; 3]).unwrap_err();
     assert!(err.to_string().contains("1_LIF/bias"), "{err}");
 }
+
+#[test]
+fn per_element_bounds_are_compiled_into_the_penalty() {
+    use neurojit::bounds::{make_bounds, Bound};
+    use neurojit::nn::Module;
+    use neurojit::trace::BoundsPenalty;
+    use neurojit::tree::Tensor;
+    let net = network();
+    let (mut lower, upper) = make_bounds(&net.parameters());
+    // Bias of the first LIF layer starts at 0: elements with a lower bound
+    // above 0 are violated, each costing exp(lower - 0).
+    let bounds = [0.5f32, -1.0, 0.25, -1.0, -1.0, -1.0, 1.0, -1.0];
+    let path = Path::parse("1_LIF/bias");
+    lower
+        .set_nested(&path, Bound::Array(Tensor::new([8], bounds.to_vec()).unwrap()))
+        .unwrap();
+    let mut options = TraceOptions::new(B, T);
+    options.bounds = Some(BoundsPenalty {
+        lower,
+        upper,
+        weight: 1.0,
+    });
+    let mut t = Trainer::new(
+        &net,
+        &options,
+        Box::new(Adam::new(1e-3)),
+        None,
+        &TrainerOptions::default(),
+    )
+    .unwrap();
+    let (x, y) = data();
+    t.set_data(&x, &y).unwrap();
+    let penalty = t.evaluate().unwrap().penalty;
+    let expected: f32 = bounds.iter().filter(|&&b| b > 0.0).map(|b| b.exp()).sum();
+    assert!((penalty - expected).abs() <= 1e-5 * expected, "{penalty} vs {expected}");
+    // Its gradient (-exp(lower - p), far larger than the task's) pushes the
+    // violated elements up.
+    t.step().unwrap();
+    let bias = t.param_tree().get_nested(&path).unwrap().data().to_vec();
+    for (b, lo) in bias.iter().zip(bounds) {
+        if lo > 0.0 {
+            assert!(*b > 0.0, "{bias:?}");
+        }
+    }
+}

@@ -199,6 +199,7 @@ fn hoisting_ignores_bare_parameters_and_constant_expressions() {
         states: vec![slot(0, "v", &[2, 3])],
         input: Shape::from([2, 3]),
         target: Shape::from([2, 3]),
+        fixed: Vec::new(),
     };
     let p = compile_training(&step).unwrap();
     // exp(tau) is the only value every step needs that depends on

@@ -20,6 +20,7 @@ pub(crate) enum Source {
     Grad(usize),
     Moment(usize),
     Scalar(usize),
+    Fixed(usize),
 }
 
 /// Where an output's values go.
@@ -59,6 +60,7 @@ pub(crate) fn plan(program: &'static str, graph: &Graph) -> Result<Plan, Runtime
             ArgKind::Grad => Source::Grad(a.slot),
             ArgKind::Moment => Source::Moment(a.slot),
             ArgKind::Scalar => Source::Scalar(a.slot),
+            ArgKind::Fixed => Source::Fixed(a.slot),
         })
         .collect();
     let mut sinks = Vec::new();

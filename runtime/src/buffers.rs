@@ -17,6 +17,7 @@ pub(crate) struct Buffers {
     pub params: Vec<Vec<f32>>,
     pub grads: Vec<Vec<f32>>,
     pub hoisted: Vec<Vec<f32>>,
+    pub fixed: Vec<Vec<f32>>,
     pub states: [Vec<Vec<f32>>; 2],
     pub adjoints: [Vec<Vec<f32>>; 2],
     pub tape: Vec<Vec<f32>>,
@@ -42,6 +43,7 @@ impl Buffers {
             params: zeros(&p.params, 1),
             grads: zeros(&p.params, 1),
             hoisted: zeros(&p.hoisted, 1),
+            fixed: fixed_values(p),
             states: [zeros(&p.states, 1), zeros(&p.states, 1)],
             adjoints: [zeros(&p.states, 1), zeros(&p.states, 1)],
             tape: zeros(&p.tape, steps),
@@ -65,6 +67,7 @@ impl Buffers {
         match source {
             Source::Param(i) => whole(&self.params, i),
             Source::Hoisted(i) => whole(&self.hoisted, i),
+            Source::Fixed(i) => whole(&self.fixed, i),
             Source::State(i) => whole(&self.states[0], i),
             Source::StateAdjoint(i) => whole(&self.adjoints[0], i),
             Source::Tape(i) => row(&self.tape, i),
@@ -105,6 +108,7 @@ impl Buffers {
         match source {
             Source::Param(i) => (self.params[i].as_ptr(), 0),
             Source::Hoisted(i) => (self.hoisted[i].as_ptr(), 0),
+            Source::Fixed(i) => (self.fixed[i].as_ptr(), 0),
             Source::State(i) => (self.states[parity][i].as_ptr(), 0),
             Source::StateAdjoint(i) => (self.adjoints[parity][i].as_ptr(), 0),
             Source::Tape(i) => row(&self.tape[i]),
@@ -136,6 +140,17 @@ impl Buffers {
             Sink::Param(_) | Sink::Moment(_) => unreachable!("rejected when the program was bound"),
         }
     }
+}
+
+/// The values of the fixed tensors, by slot.
+fn fixed_values(programs: &TrainingPrograms) -> Vec<Vec<f32>> {
+    let mut fixed = vec![Vec::new(); programs.fixed.len()];
+    for f in &programs.fixed {
+        if f.slot.slot < fixed.len() && f.values.len() == f.slot.shape.numel() {
+            fixed[f.slot.slot] = f.values.clone();
+        }
+    }
+    fixed
 }
 
 /// One time-major buffer per input slot, shaped from the programs' `Input`

@@ -46,6 +46,9 @@ impl Optimizer {
             match source {
                 Source::Param(i) | Source::Grad(i) if *i < session.params().len() => {}
                 Source::Moment(_) | Source::Scalar(_) => {}
+                Source::Fixed(_) => {
+                    return Err(unbound(format!("fixed tensor `{}`", arg.name)))
+                }
                 other => return Err(unbound(format!("argument `{}` ({other:?})", arg.name))),
             }
         }

@@ -60,6 +60,7 @@ fn leaky_program_for(b: usize) -> StepProgram {
         states: vec![slot(0, "h", &[b, N])],
         input: Shape::from([b, N]),
         target: Shape::from([b, N]),
+        fixed: Vec::new(),
     }
 }
 

@@ -171,6 +171,9 @@ impl UnrolledRunner {
             g.output(OutKind::State, i, &path.joined(), *v);
         }
         let mut feed = Feed::default();
+        for f in &un.fixed {
+            feed.set(ArgKind::Fixed, f.slot.slot, f.values.clone());
+        }
         for t in 0..data.steps {
             feed.set(
                 ArgKind::Input,

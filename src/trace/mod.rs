@@ -193,11 +193,13 @@ pub fn trace(network: &dyn Module, options: &TraceOptions) -> Result<TracedNetwo
 
     let mut param_loss = Graph::new();
     let (_, values) = declare_params(&mut param_loss, network);
+    let mut fixed = Vec::new();
     let total = penalty::parameter_loss(
         &mut param_loss,
         &values,
         options.bounds.as_ref(),
         &options.penalties,
+        &mut fixed,
     )?;
     let total = total.unwrap_or_else(|| param_loss.scalar(0.0));
     param_loss.output(OutKind::Loss, 0, "param_loss", total);
@@ -211,6 +213,7 @@ pub fn trace(network: &dyn Module, options: &TraceOptions) -> Result<TracedNetwo
             states,
             input: Shape::from([b, n_in]),
             target: Shape::from([b, n_out]),
+            fixed,
         },
         state_paths,
         records,

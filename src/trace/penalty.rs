@@ -3,10 +3,11 @@
 //! step-program tracer and the unrolled tracer.
 
 use super::TraceError;
-use crate::bounds::{bounds_cost, Bound, BoundsError};
+use crate::bounds::{bounds_cost, Bound};
 use crate::loss::{l0_norm_approx, l2sqr_norm};
 use crate::tree::Tree;
-use neurojit_compiler::ir::{Graph, Value};
+use neurojit_compiler::ir::{ArgKind, Graph, Value};
+use neurojit_compiler::program::{FixedTensor, Slot};
 
 /// `weight * bounds_cost(params, lower, upper)`.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,20 +27,29 @@ pub enum ParamPenalty {
 }
 
 /// Builds the parameter-only loss, or `None` when there is no term.
+/// Per-element bounds that are not uniform become `Fixed` arguments, their
+/// values appended to `fixed`.
 pub(super) fn parameter_loss(
     g: &mut Graph,
     params: &Tree<Value>,
     bounds: Option<&BoundsPenalty>,
     penalties: &[ParamPenalty],
+    fixed: &mut Vec<FixedTensor>,
 ) -> Result<Option<Value>, TraceError> {
     let mut terms = Vec::new();
     if let Some(b) = bounds {
-        let cost = bounds_cost(g, params, &b.lower, &b.upper, &mut |_, path, _| {
-            Err(BoundsError::NotUniform {
-                which: "a",
-                path: path.clone(),
-                context: "a compiled training program",
-            })
+        let cost = bounds_cost(g, params, &b.lower, &b.upper, &mut |g, path, tensor| {
+            let slot = Slot {
+                slot: fixed.len(),
+                name: format!("bound of {}", path.joined()),
+                shape: tensor.shape().clone(),
+            };
+            let value = g.arg(ArgKind::Fixed, slot.slot, &slot.name, slot.shape.clone());
+            fixed.push(FixedTensor {
+                slot,
+                values: tensor.data().to_vec(),
+            });
+            Ok(value)
         })?;
         terms.push(weighted(g, cost, b.weight));
     }

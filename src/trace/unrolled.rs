@@ -16,7 +16,7 @@ use crate::loss::{cross_entropy, sse};
 use crate::nn::{InitialState, Module, StepContext};
 use crate::tree::{Path, Tree};
 use neurojit_compiler::ir::{ArgKind, Graph, Shape, Value};
-use neurojit_compiler::program::Slot;
+use neurojit_compiler::program::{FixedTensor, Slot};
 
 /// A network unrolled over time, with the values callers need.
 #[derive(Clone, Debug)]
@@ -38,6 +38,8 @@ pub struct UnrolledNetwork {
     pub param_loss: Value,
     /// `target_loss + param_loss`.
     pub loss: Value,
+    /// Values of the graph's `Fixed` arguments (per-element bounds).
+    pub fixed: Vec<FixedTensor>,
 }
 
 /// Unrolls `network` over `options.timesteps` steps.
@@ -114,11 +116,13 @@ pub fn unroll(network: &dyn Module, options: &TraceOptions) -> Result<UnrolledNe
         (StepLoss::Sse, Some(total)) => total,
         _ => g.scalar(0.0),
     };
+    let mut fixed = Vec::new();
     let param_loss = parameter_loss(
         &mut g,
         &param_values,
         options.bounds.as_ref(),
         &options.penalties,
+        &mut fixed,
     )?;
     let param_loss = param_loss.unwrap_or_else(|| g.scalar(0.0));
     let loss = g.add(target_loss, param_loss)?;
@@ -132,5 +136,6 @@ pub fn unroll(network: &dyn Module, options: &TraceOptions) -> Result<UnrolledNe
         target_loss,
         param_loss,
         loss,
+        fixed,
     })
 }

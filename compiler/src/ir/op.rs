@@ -109,6 +109,9 @@ pub enum ArgKind {
     Moment,
     /// A runtime-provided scalar (optimiser step sizes and the like).
     Scalar,
+    /// A tensor fixed for the whole run and not trained (per-element
+    /// bounds); its values travel with the program.
+    Fixed,
 }
 
 /// One operation. The result shape is stored beside the op in the graph.

@@ -146,6 +146,7 @@ fn arg_kind_name(kind: ArgKind) -> &'static str {
         ArgKind::Grad => "grad",
         ArgKind::Moment => "moment",
         ArgKind::Scalar => "scalar",
+        ArgKind::Fixed => "fixed",
     }
 }
 

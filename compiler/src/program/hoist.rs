@@ -75,7 +75,7 @@ pub(crate) fn dependence_of_each_value(graph: &Graph) -> Vec<Dependence> {
     for v in graph.values() {
         dependence[v.index()] = match graph.arg_of(v) {
             Some(arg) => match arg.kind {
-                ArgKind::Param | ArgKind::Hoisted => Dependence {
+                ArgKind::Param | ArgKind::Hoisted | ArgKind::Fixed => Dependence {
                     on_params: true,
                     on_time: false,
                 },

@@ -32,6 +32,13 @@ pub struct Slot {
     pub shape: Shape,
 }
 
+/// A tensor fixed for the whole run (`ArgKind::Fixed`), with its values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FixedTensor {
+    pub slot: Slot,
+    pub values: Vec<f32>,
+}
+
 /// One timestep of a network and its loss, as traced.
 ///
 /// Conventions for `step`: arguments are `Param(p)`, `State(s)`, `Input(0)`
@@ -47,6 +54,8 @@ pub struct StepProgram {
     pub states: Vec<Slot>,
     pub input: Shape,
     pub target: Shape,
+    /// Values of the `Fixed(k)` arguments (e.g. per-element bounds).
+    pub fixed: Vec<FixedTensor>,
 }
 
 /// The programs the runtime runs to train a [`StepProgram`].
@@ -79,6 +88,8 @@ pub struct TrainingPrograms {
     pub tape: Vec<Slot>,
     /// Per-step values handled for all timesteps at once (time-batched).
     pub sequences: Vec<Slot>,
+    /// Values of the `Fixed(k)` arguments any program reads.
+    pub fixed: Vec<FixedTensor>,
     pub input: Shape,
     pub target: Shape,
     pub prediction: Shape,

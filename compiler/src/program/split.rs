@@ -109,6 +109,7 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
         hoisted,
         tape,
         sequences: Vec::new(),
+        fixed: step.fixed.clone(),
         input: step.input.clone(),
         target: step.target.clone(),
         prediction,

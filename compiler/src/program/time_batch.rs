@@ -84,7 +84,7 @@ fn batch_input_projections(
         let (Some(x), Some(w)) = (forward.arg_of(lhs), forward.arg_of(rhs)) else {
             continue;
         };
-        let time_invariant = matches!(w.kind, ArgKind::Param | ArgKind::Hoisted);
+        let time_invariant = matches!(w.kind, ArgKind::Param | ArgKind::Hoisted | ArgKind::Fixed);
         let (Some(xs_shape), true) = (all_steps(&x.shape, steps), x.kind == ArgKind::Input)
         else {
             continue;
@@ -257,7 +257,7 @@ fn time_varying_values(graph: &Graph) -> Vec<bool> {
     let mut varying = vec![false; graph.len()];
     for v in graph.values() {
         varying[v.index()] = match graph.arg_of(v) {
-            Some(a) => !matches!(a.kind, ArgKind::Param | ArgKind::Hoisted),
+            Some(a) => !matches!(a.kind, ArgKind::Param | ArgKind::Hoisted | ArgKind::Fixed),
             None => graph
                 .op(v)
                 .operands()

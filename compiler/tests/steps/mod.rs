@@ -122,6 +122,7 @@ pub fn leaky_integrator(b: usize, nin: usize, n: usize) -> StepProgram {
         states,
         input: Shape::new(&[b, nin]),
         target: Shape::new(&[b, n]),
+        fixed: Vec::new(),
     }
 }
 
@@ -210,6 +211,7 @@ pub fn linear_lif(b: usize, nin: usize, n: usize, recurrent: bool, spike: &Spike
         states,
         input: Shape::new(&[b, nin]),
         target: Shape::new(&[b, n]),
+        fixed: Vec::new(),
     }
 }
 
