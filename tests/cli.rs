@@ -180,3 +180,55 @@ fn conformance_passes_on_the_reference_cases_with_the_jit() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("30 of 30 cases passed"), "{}", stdout(&out));
 }
+
+#[test]
+fn labels_train_with_the_cross_entropy_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (samples, t, n_in) = (8, 20, 4);
+    let inputs = (0..samples * t * n_in)
+        .map(|i| if i % 7 == 0 { 1.0 } else { 0.0 })
+        .collect();
+    let data = Dataset {
+        inputs,
+        samples,
+        t,
+        n_in,
+        targets: Targets::Labels((0..samples as u32).map(|i| i % 3).collect()),
+        origin: "test".into(),
+    };
+    save_npz(&dir.path().join("labels.npz"), &data).unwrap();
+    std::fs::write(
+        dir.path().join("ce.toml"),
+        r#"
+[network]
+layers = [
+    { type = "linear", shape = [4, 8] },
+    { type = "lif", n = 8, leak_mode = "decays" },
+    { type = "linear", shape = [8, 3] },
+]
+
+[loss]
+kind = "cross_entropy"
+
+[optimizer]
+kind = "adam"
+lr = 1e-2
+
+[training]
+batch = 4
+T = 20
+epochs = 5
+
+[data]
+path = "labels.npz"
+"#,
+    )
+    .unwrap();
+    let out = neurojit(&["train", "ce.toml", "--out", "run", "--no-plots"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = history(&dir.path().join("run"));
+    assert_eq!(rows.len(), 5);
+    let task: f64 = rows[0][2].parse().unwrap();
+    // Cross-entropy of 3 classes starts near ln 3.
+    assert!(task > 0.5 && task < 3.0, "{task}");
+}
