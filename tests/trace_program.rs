@@ -353,10 +353,11 @@ fn tracing_errors_name_the_module_and_shapes() {
 }
 
 #[test]
-fn bounds_must_fit_the_parameters() {
+fn bounds_must_fit_the_parameters_and_varying_ones_become_fixed_tensors() {
     let net = Lif::new(2);
     let (lb, ub) = make_bounds(&net.parameters());
-    // A per-element bound that varies cannot be compiled into a constant.
+    // A per-element bound that varies is not a constant: it travels with the
+    // program as a fixed tensor named after its parameter.
     let varying = Tensor::new([2], vec![0.0, 0.01]).unwrap();
     let lower = set_matching(
         &lb,
@@ -370,11 +371,11 @@ fn bounds_must_fit_the_parameters() {
         upper: ub.clone(),
         weight: 1.0,
     });
-    let err = trace(&net, &options).unwrap_err().to_string();
-    assert!(
-        err.contains("tau_mem") && err.contains("per element"),
-        "{err}"
-    );
+    let traced = trace(&net, &options).unwrap();
+    let fixed = &traced.program.fixed;
+    assert_eq!(fixed.len(), 1, "{fixed:?}");
+    assert_eq!(fixed[0].slot.name, "bound of tau_mem");
+    assert_eq!(fixed[0].values, vec![0.0, 0.01]);
     // A bounds tree missing a branch is an error naming it.
     let mut short = lb.clone();
     short.remove("bias");
