@@ -9,18 +9,18 @@
 
 pub mod bench;
 pub mod bounds;
+pub mod checkpoint;
 pub mod conformance;
 pub mod data;
 pub mod loss;
 pub mod nn;
 pub mod optim;
+pub mod plot;
+pub mod run_dir;
 pub mod spec;
 pub mod trace;
-pub mod tree;
-pub mod checkpoint;
-pub mod run_dir;
-pub mod plot;
 pub mod train;
+pub mod tree;
 
 /// The README's Rust example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

@@ -57,7 +57,10 @@ fn the_default_train_command_halves_the_task_loss_and_fills_a_run_folder() {
     let task = |row: &Vec<String>| row[2].parse::<f64>().unwrap();
     let penalty = |row: &Vec<String>| row[3].parse::<f64>().unwrap();
     let (first, last) = (&rows[0], &rows[rows.len() - 1]);
-    assert!(task(last) <= 0.5 * task(first), "task loss {first:?} -> {last:?}");
+    assert!(
+        task(last) <= 0.5 * task(first),
+        "task loss {first:?} -> {last:?}"
+    );
     // The tutorial starts with parameters outside their bounds; the
     // penalty pulls them in.
     assert!(penalty(first) > 0.0 && penalty(last) < 0.01 * penalty(first));
@@ -66,9 +69,15 @@ fn the_default_train_command_halves_the_task_loss_and_fills_a_run_folder() {
 #[test]
 fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
-    let full = neurojit(&["train", "--out", "full", "--epochs", "6", "--no-plots"], dir.path());
+    let full = neurojit(
+        &["train", "--out", "full", "--epochs", "6", "--no-plots"],
+        dir.path(),
+    );
     assert!(full.status.success(), "{}", stderr(&full));
-    let part = neurojit(&["train", "--out", "part", "--epochs", "3", "--no-plots"], dir.path());
+    let part = neurojit(
+        &["train", "--out", "part", "--epochs", "3", "--no-plots"],
+        dir.path(),
+    );
     assert!(part.status.success(), "{}", stderr(&part));
     let resumed = neurojit(
         &["train", "--resume", "part", "--epochs", "6", "--no-plots"],
@@ -76,7 +85,10 @@ fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
     );
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(stdout(&resumed).contains("resuming"));
-    assert_eq!(history(&dir.path().join("full")), history(&dir.path().join("part")));
+    assert_eq!(
+        history(&dir.path().join("full")),
+        history(&dir.path().join("part"))
+    );
 }
 
 #[test]
@@ -137,7 +149,10 @@ fn ir_prints_every_stage() {
         ("clif", "function"),
         ("asm", "ret"),
     ] {
-        let out = neurojit(&["ir", "--stage", stage, "--program", "forward"], dir.path());
+        let out = neurojit(
+            &["ir", "--stage", stage, "--program", "forward"],
+            dir.path(),
+        );
         assert!(out.status.success(), "{stage}: {}", stderr(&out));
         assert!(stdout(&out).contains(marker), "{stage}");
     }
@@ -151,7 +166,10 @@ fn params_filters_by_family_and_shows_bounds() {
     let out = neurojit(&["params", "--family", "taus"], dir.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("tau_mem") && !text.contains("weight"), "{text}");
+    assert!(
+        text.contains("tau_mem") && !text.contains("weight"),
+        "{text}"
+    );
     assert!(text.contains("lower bounds"));
 }
 
@@ -159,7 +177,16 @@ fn params_filters_by_family_and_shows_bounds() {
 fn bench_prints_a_json_line_with_both_backends() {
     let dir = tempfile::tempdir().unwrap();
     let out = neurojit(
-        &["bench", "--preset", "tiny", "--seconds", "0.05", "--max-steps", "5", "--json"],
+        &[
+            "bench",
+            "--preset",
+            "tiny",
+            "--seconds",
+            "0.05",
+            "--max-steps",
+            "5",
+            "--json",
+        ],
         dir.path(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -178,7 +205,11 @@ fn conformance_passes_on_the_reference_cases_with_the_jit() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = neurojit(&["conformance", "tests/reference", "--backend", "jit"], dir);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("30 of 30 cases passed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("30 of 30 cases passed"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -224,7 +255,10 @@ path = "labels.npz"
 "#,
     )
     .unwrap();
-    let out = neurojit(&["train", "ce.toml", "--out", "run", "--no-plots"], dir.path());
+    let out = neurojit(
+        &["train", "ce.toml", "--out", "run", "--no-plots"],
+        dir.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = history(&dir.path().join("run"));
     assert_eq!(rows.len(), 5);

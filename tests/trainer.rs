@@ -127,7 +127,10 @@ fn per_element_bounds_are_compiled_into_the_penalty() {
     let bounds = [0.5f32, -1.0, 0.25, -1.0, -1.0, -1.0, 1.0, -1.0];
     let path = Path::parse("1_LIF/bias");
     lower
-        .set_nested(&path, Bound::Array(Tensor::new([8], bounds.to_vec()).unwrap()))
+        .set_nested(
+            &path,
+            Bound::Array(Tensor::new([8], bounds.to_vec()).unwrap()),
+        )
         .unwrap();
     let mut options = TraceOptions::new(B, T);
     options.bounds = Some(BoundsPenalty {
@@ -147,7 +150,10 @@ fn per_element_bounds_are_compiled_into_the_penalty() {
     t.set_data(&x, &y).unwrap();
     let penalty = t.evaluate().unwrap().penalty;
     let expected: f32 = bounds.iter().filter(|&&b| b > 0.0).map(|b| b.exp()).sum();
-    assert!((penalty - expected).abs() <= 1e-5 * expected, "{penalty} vs {expected}");
+    assert!(
+        (penalty - expected).abs() <= 1e-5 * expected,
+        "{penalty} vs {expected}"
+    );
     // Its gradient (-exp(lower - p), far larger than the task's) pushes the
     // violated elements up.
     t.step().unwrap();

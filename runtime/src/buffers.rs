@@ -9,8 +9,8 @@
 //! time-major: row `t` is one step's value.
 
 use crate::binding::{Sink, Source};
-use neurojit_compiler::program::{Slot, TrainingPrograms};
 use neurojit_compiler::ir::ArgKind;
+use neurojit_compiler::program::{Slot, TrainingPrograms};
 
 pub(crate) struct Buffers {
     pub steps: usize,

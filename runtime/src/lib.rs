@@ -17,8 +17,8 @@ pub use sharded::ShardedSession;
 
 use neurojit_compiler::interp::Interpreter;
 use neurojit_compiler::jit::Jit;
-use std::sync::OnceLock;
 use neurojit_compiler::kernel::Backend;
+use std::sync::OnceLock;
 
 /// The backends a session can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -46,9 +46,7 @@ impl Optimizer {
             match source {
                 Source::Param(i) | Source::Grad(i) if *i < session.params().len() => {}
                 Source::Moment(_) | Source::Scalar(_) => {}
-                Source::Fixed(_) => {
-                    return Err(unbound(format!("fixed tensor `{}`", arg.name)))
-                }
+                Source::Fixed(_) => return Err(unbound(format!("fixed tensor `{}`", arg.name))),
                 other => return Err(unbound(format!("argument `{}` ({other:?})", arg.name))),
             }
         }
@@ -127,10 +125,16 @@ impl Optimizer {
                     _ => unreachable!("checked in Optimizer::new"),
                 });
             }
-            let mut param_outs: Vec<Option<&mut [f32]>> =
-                self.next_params.iter_mut().map(|b| Some(b.as_mut_slice())).collect();
-            let mut moment_outs: Vec<Option<&mut [f32]>> =
-                self.next_moments.iter_mut().map(|b| Some(b.as_mut_slice())).collect();
+            let mut param_outs: Vec<Option<&mut [f32]>> = self
+                .next_params
+                .iter_mut()
+                .map(|b| Some(b.as_mut_slice()))
+                .collect();
+            let mut moment_outs: Vec<Option<&mut [f32]>> = self
+                .next_moments
+                .iter_mut()
+                .map(|b| Some(b.as_mut_slice()))
+                .collect();
             let mut outputs: Vec<&mut [f32]> = Vec::with_capacity(self.plan.sinks.len());
             for sink in &self.plan.sinks {
                 let taken = match *sink {

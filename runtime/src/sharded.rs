@@ -94,7 +94,10 @@ impl ShardedSession {
         let n = self.shards.len();
         let (ib, tb) = (inputs.len() / n, targets.len() / n);
         for (i, shard) in self.shards.iter_mut().enumerate() {
-            shard.set_data(&inputs[i * ib..(i + 1) * ib], &targets[i * tb..(i + 1) * tb])?;
+            shard.set_data(
+                &inputs[i * ib..(i + 1) * ib],
+                &targets[i * tb..(i + 1) * tb],
+            )?;
         }
         Ok(())
     }
@@ -110,7 +113,7 @@ impl ShardedSession {
     }
 
     fn for_each_part(&self, values: &[f32], what: &str) -> Result<(), RuntimeError> {
-        if values.len() % self.shards.len() != 0 {
+        if !values.len().is_multiple_of(self.shards.len()) {
             return Err(RuntimeError::Length {
                 what: format!("{what} (split across {} threads)", self.shards.len()),
                 expected: values.len() - values.len() % self.shards.len(),

@@ -27,18 +27,27 @@ pub struct Preset {
     pub steps: usize,
 }
 
-use PresetLayer::{Linear as L, Lif as N};
+use PresetLayer::{Lif as N, Linear as L};
 
 pub const PRESETS: [Preset; 4] = [
     Preset {
         name: "tiny",
         layers: &[
             L(2, 3),
-            N { n: 3, recurrent: false },
+            N {
+                n: 3,
+                recurrent: false,
+            },
             L(3, 3),
-            N { n: 3, recurrent: false },
+            N {
+                n: 3,
+                recurrent: false,
+            },
             L(3, 5),
-            N { n: 5, recurrent: false },
+            N {
+                n: 5,
+                recurrent: false,
+            },
         ],
         batch: 1,
         steps: 100,
@@ -47,9 +56,15 @@ pub const PRESETS: [Preset; 4] = [
         name: "small",
         layers: &[
             L(16, 64),
-            N { n: 64, recurrent: false },
+            N {
+                n: 64,
+                recurrent: false,
+            },
             L(64, 10),
-            N { n: 10, recurrent: false },
+            N {
+                n: 10,
+                recurrent: false,
+            },
         ],
         batch: 16,
         steps: 100,
@@ -58,11 +73,20 @@ pub const PRESETS: [Preset; 4] = [
         name: "medium",
         layers: &[
             L(64, 256),
-            N { n: 256, recurrent: false },
+            N {
+                n: 256,
+                recurrent: false,
+            },
             L(256, 256),
-            N { n: 256, recurrent: false },
+            N {
+                n: 256,
+                recurrent: false,
+            },
             L(256, 10),
-            N { n: 10, recurrent: false },
+            N {
+                n: 10,
+                recurrent: false,
+            },
         ],
         batch: 32,
         steps: 200,
@@ -71,9 +95,15 @@ pub const PRESETS: [Preset; 4] = [
         name: "recurrent",
         layers: &[
             L(32, 128),
-            N { n: 128, recurrent: true },
+            N {
+                n: 128,
+                recurrent: true,
+            },
             L(128, 10),
-            N { n: 10, recurrent: false },
+            N {
+                n: 10,
+                recurrent: false,
+            },
         ],
         batch: 16,
         steps: 200,

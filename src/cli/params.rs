@@ -38,7 +38,11 @@ pub fn run(args: ParamsArgs) -> Result<ExitCode> {
                 .with_context(|| format!("{}: tensor `{}`", path.display(), t.path))?;
             tree.insert_at(&Path::parse(&t.path), tensor)?;
         }
-        println!("Parameters ({}, epoch {}):", path.display(), checkpoint.epoch);
+        println!(
+            "Parameters ({}, epoch {}):",
+            path.display(),
+            checkpoint.epoch
+        );
         println!("{tree}");
         return Ok(ExitCode::SUCCESS);
     }

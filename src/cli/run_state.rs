@@ -60,7 +60,11 @@ pub fn checkpoint_of(trainer: &Trainer, epoch: u64, best_loss: f64) -> Checkpoin
 
 /// Loads a checkpoint into the trainer; errors name the first path that
 /// does not fit the network.
-pub fn restore_checkpoint(trainer: &mut Trainer, checkpoint: &Checkpoint, run: &RunDir) -> Result<()> {
+pub fn restore_checkpoint(
+    trainer: &mut Trainer,
+    checkpoint: &Checkpoint,
+    run: &RunDir,
+) -> Result<()> {
     let expected: Vec<(String, Vec<usize>)> = trainer
         .param_slots()
         .iter()

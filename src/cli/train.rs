@@ -228,7 +228,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
         let interrupted = stop.load(Ordering::SeqCst);
         if interrupted || epoch == epochs || last_save.elapsed() >= SAVE_INTERVAL {
-            run_dir.save_checkpoint(CheckpointKind::Latest, &checkpoint_of(&trainer, epoch, best))?;
+            run_dir.save_checkpoint(
+                CheckpointKind::Latest,
+                &checkpoint_of(&trainer, epoch, best),
+            )?;
             if let Some(best) = best_checkpoint.take() {
                 run_dir.save_checkpoint(CheckpointKind::Best, &best)?;
             }

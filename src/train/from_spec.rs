@@ -3,7 +3,7 @@
 //! penalty), the optimiser and how to run.
 
 use crate::bounds::{clip_ranges, make_bounds, Bound, BoundsError, ClipRange};
-use crate::nn::{LeakMode, Lif, Linear, Module, ModuleError, Residual, Sequential};
+use crate::nn::{LeakMode, Lif, Linear, Module, ModuleError, Residual, Sequential, Submodule};
 use crate::optim::{Adam, Optimizer, Sgd};
 use crate::spec::{
     BoundValue, InitValue, LayerSpec, LeakSpec, LifSpec, LossKind, OptimizerKind, Spec,
@@ -98,17 +98,19 @@ pub fn build_network(
     layers: &[LayerSpec],
     rng: &mut StdRng,
 ) -> Result<Box<dyn Module>, ModuleError> {
-    Ok(Sequential::named(build_children(layers, rng)?)?.boxed())
+    Ok(Sequential::from_submodules(build_children(layers, rng)?)?.boxed())
 }
 
-fn build_children(
-    layers: &[LayerSpec],
-    rng: &mut StdRng,
-) -> Result<Vec<(String, Box<dyn Module>)>, ModuleError> {
+fn build_children(layers: &[LayerSpec], rng: &mut StdRng) -> Result<Vec<Submodule>, ModuleError> {
     layers
         .iter()
         .enumerate()
-        .map(|(i, layer)| Ok((layer.key(i), build_layer(layer, rng)?)))
+        .map(|(i, layer)| {
+            Ok(Submodule {
+                name: layer.key(i),
+                module: build_layer(layer, rng)?,
+            })
+        })
         .collect()
 }
 
@@ -116,11 +118,20 @@ fn build_layer(layer: &LayerSpec, rng: &mut StdRng) -> Result<Box<dyn Module>, M
     Ok(match layer {
         LayerSpec::Linear(l) => {
             let linear = Linear::new(l.n_in, l.n_out, rng);
-            if l.bias { linear.with_bias(rng) } else { linear }.boxed()
+            if l.bias {
+                linear.with_bias(rng)
+            } else {
+                linear
+            }
+            .boxed()
         }
         LayerSpec::Lif(l) => build_lif(l, rng)?,
-        LayerSpec::Sequential(c) => Sequential::named(build_children(&c.layers, rng)?)?.boxed(),
-        LayerSpec::Residual(c) => Residual::named(build_children(&c.layers, rng)?)?.boxed(),
+        LayerSpec::Sequential(c) => {
+            Sequential::from_submodules(build_children(&c.layers, rng)?)?.boxed()
+        }
+        LayerSpec::Residual(c) => {
+            Residual::from_submodules(build_children(&c.layers, rng)?)?.boxed()
+        }
     })
 }
 
@@ -175,12 +186,14 @@ pub fn bounds_trees(
         for (tree, value) in [(&mut lower, &b.lower), (&mut upper, &b.upper)] {
             let bound = match value {
                 BoundValue::Scalar(x) => Bound::Scalar(*x),
-                BoundValue::PerElement(v) => Bound::Array(
-                    Tensor::new(b.shape.as_slice(), v.clone()).map_err(|e| SetupError::Value {
-                        path: b.path.clone(),
-                        message: e.to_string(),
-                    })?,
-                ),
+                BoundValue::PerElement(v) => {
+                    Bound::Array(Tensor::new(b.shape.as_slice(), v.clone()).map_err(|e| {
+                        SetupError::Value {
+                            path: b.path.clone(),
+                            message: e.to_string(),
+                        }
+                    })?)
+                }
             };
             tree.set_nested(&path, bound)
                 .map_err(|source| SetupError::Tree {

@@ -27,4 +27,4 @@ mod trainer;
 
 pub use from_spec::{bounds_trees, build_network, experiment, Experiment, SetupError};
 pub use sample::record_sample;
-pub use trainer::{Trainer, TrainerOptions, TrainError};
+pub use trainer::{TrainError, Trainer, TrainerOptions};

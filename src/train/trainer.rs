@@ -93,7 +93,7 @@ impl Trainer {
         // setting; 12 samples on 8 threads run as 6 shards of 2).
         let threads = (1..=run.threads.max(1).min(options.batch.max(1)))
             .rev()
-            .find(|n| options.batch % n == 0)
+            .find(|n| options.batch.is_multiple_of(*n))
             .unwrap_or(1);
         let started = Instant::now();
         let mut shard_options = options.clone();
@@ -108,9 +108,11 @@ impl Trainer {
             neurojit_runtime::Optimizer::new(&update_graph, backend.as_ref(), session.primary())?;
         let params = network.parameters();
         for (slot, path) in traced.param_paths.iter().enumerate() {
-            let tensor = params
-                .get_nested(path)
-                .map_err(|e| TraceError::Graph(GraphError::Missing { what: e.to_string() }))?;
+            let tensor = params.get_nested(path).map_err(|e| {
+                TraceError::Graph(GraphError::Missing {
+                    what: e.to_string(),
+                })
+            })?;
             session.set_param(slot, tensor.data())?;
         }
         Ok(Trainer {
@@ -228,7 +230,8 @@ impl Trainer {
     /// the same noise as an uninterrupted one.
     fn refresh_noise(&mut self) -> Result<(), TrainError> {
         let step = self.update.steps_taken();
-        let mut rng = StdRng::seed_from_u64(self.noise_seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng =
+            StdRng::seed_from_u64(self.noise_seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         for noise in &self.traced.noise {
             // The noise shape is one shard's step, batch first.
             let shard_batch = noise.shape.dims().first().copied().unwrap_or(1).max(1);
@@ -276,7 +279,10 @@ impl Trainer {
         if let Some(slot) = first_non_finite(self.params()) {
             return Err(TrainError::NonFinite {
                 step,
-                what: format!("parameter `{}` after the update", self.param_slots()[slot].name),
+                what: format!(
+                    "parameter `{}` after the update",
+                    self.param_slots()[slot].name
+                ),
             });
         }
         self.session.sync_params()?;

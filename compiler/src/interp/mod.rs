@@ -118,8 +118,5 @@ pub fn live_values(graph: &Graph) -> Vec<Value> {
             }
         }
     }
-    graph
-        .values()
-        .filter(|v| needed[v.index()])
-        .collect()
+    graph.values().filter(|v| needed[v.index()]).collect()
 }

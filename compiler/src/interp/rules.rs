@@ -4,7 +4,13 @@ use crate::ir::{BinaryOp, Graph, Op, Shape, UnaryOp, Value};
 
 /// Computes node `v` into `out`, reading operands from `buffers` (one per
 /// node, already computed) and arguments from `args`.
-pub(super) fn evaluate(graph: &Graph, v: Value, args: &[&[f32]], buffers: &[Vec<f32>], out: &mut [f32]) {
+pub(super) fn evaluate(
+    graph: &Graph,
+    v: Value,
+    args: &[&[f32]],
+    buffers: &[Vec<f32>],
+    out: &mut [f32],
+) {
     let operand = |x: Value| buffers[x.index()].as_slice();
     match *graph.op(v) {
         Op::Constant(c) => out.fill(c.get()),
@@ -28,7 +34,9 @@ pub(super) fn evaluate(graph: &Graph, v: Value, args: &[&[f32]], buffers: &[Vec<
         }
         Op::Broadcast(a) => broadcast(graph.shape(a), operand(a), graph.shape(v), out),
         Op::Reshape(a) | Op::StopGradient(a) => out.copy_from_slice(operand(a)),
-        Op::ReduceSum { operand: a, axis } => reduce_sum(graph.shape(a), axis as usize, operand(a), out),
+        Op::ReduceSum { operand: a, axis } => {
+            reduce_sum(graph.shape(a), axis as usize, operand(a), out)
+        }
         Op::Matmul {
             lhs,
             rhs,
@@ -193,15 +201,7 @@ fn reduce_sum(from: &Shape, axis: usize, a: &[f32], out: &mut [f32]) {
 
 /// `op(a) @ op(b)` with plain loops in i-k-j order (the inner loop runs
 /// along contiguous rows of `b` and `out` when `b` is not transposed).
-fn matmul(
-    sa: &Shape,
-    a: &[f32],
-    ta: bool,
-    sb: &Shape,
-    b: &[f32],
-    tb: bool,
-    out: &mut [f32],
-) {
+fn matmul(sa: &Shape, a: &[f32], ta: bool, sb: &Shape, b: &[f32], tb: bool, out: &mut [f32]) {
     let (m, k) = if ta {
         (sa.dims()[1], sa.dims()[0])
     } else {
@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(out[0], vec![11.0, 22.0, 33.0, 14.0, 25.0, 36.0]);
         assert_eq!(out[1], vec![25.0, 47.0, 69.0]);
         assert_eq!(out[2], vec![14.0, 32.0, 32.0, 77.0]);
-        assert_eq!(out[3], vec![17.0, 22.0, 27.0, 22.0, 29.0, 36.0, 27.0, 36.0, 45.0]);
+        assert_eq!(
+            out[3],
+            vec![17.0, 22.0, 27.0, 22.0, 29.0, 36.0, 27.0, 36.0, 45.0]
+        );
     }
 
     #[test]

@@ -255,7 +255,10 @@ impl Graph {
             lhs: sa,
             rhs: sb,
         })?;
-        Ok((self.broadcast_to(a, &target)?, self.broadcast_to(b, &target)?))
+        Ok((
+            self.broadcast_to(a, &target)?,
+            self.broadcast_to(b, &target)?,
+        ))
     }
 
     pub fn binary(&mut self, op: BinaryOp, a: Value, b: Value) -> Result<Value> {

@@ -135,7 +135,10 @@ pub enum Op {
     /// Same elements, new shape (row-major order kept).
     Reshape(Value),
     /// Sum over one axis, which is removed from the shape.
-    ReduceSum { operand: Value, axis: u8 },
+    ReduceSum {
+        operand: Value,
+        axis: u8,
+    },
     /// 2-D matrix product, with either operand optionally transposed.
     Matmul {
         lhs: Value,

@@ -15,11 +15,11 @@ mod factor;
 mod hoist;
 mod min_cut;
 mod split;
-mod time_batch;
 mod tape;
+mod time_batch;
 
-pub use time_batch::batch_over_time;
 pub use split::{compile_training, gradient_graph, simplified_gradient_graph, PassStats};
+pub use time_batch::batch_over_time;
 
 use crate::ir::{ArgKind, Graph, OutKind, Shape};
 

@@ -85,8 +85,7 @@ fn batch_input_projections(
             continue;
         };
         let time_invariant = matches!(w.kind, ArgKind::Param | ArgKind::Hoisted | ArgKind::Fixed);
-        let (Some(xs_shape), true) = (all_steps(&x.shape, steps), x.kind == ArgKind::Input)
-        else {
+        let (Some(xs_shape), true) = (all_steps(&x.shape, steps), x.kind == ArgKind::Input) else {
             continue;
         };
         let Some(out_shape) = all_steps(forward.shape(v), steps) else {
@@ -135,7 +134,10 @@ fn read_sequences_not_tape(
     }
     let mut kept = Vec::new();
     let mut new_slot = HashMap::new();
-    for s in tape.iter().filter(|s| !sequence_of_tape.contains_key(&s.slot)) {
+    for s in tape
+        .iter()
+        .filter(|s| !sequence_of_tape.contains_key(&s.slot))
+    {
         new_slot.insert(s.slot, kept.len());
         kept.push(Slot {
             slot: kept.len(),
@@ -258,11 +260,7 @@ fn time_varying_values(graph: &Graph) -> Vec<bool> {
     for v in graph.values() {
         varying[v.index()] = match graph.arg_of(v) {
             Some(a) => !matches!(a.kind, ArgKind::Param | ArgKind::Hoisted | ArgKind::Fixed),
-            None => graph
-                .op(v)
-                .operands()
-                .iter()
-                .any(|x| varying[x.index()]),
+            None => graph.op(v).operands().iter().any(|x| varying[x.index()]),
         };
     }
     varying
