@@ -7,8 +7,11 @@
 //! 3. the same graph simplified (`program::simplified_gradient_graph`);
 //! 4. the programs the runtime runs: prologue (hoisted values), forward
 //!    (writes the tape), backward (reads it), parameter-only loss
-//!    (`program::compile_training`);
-//! 5. the forward kernel as Cranelift IR and as machine code
+//!    (`program::compile_training`), then with the work that does not
+//!    depend on the recurrence moved out of the time loop: a prepass and an
+//!    epilogue over all timesteps (`program::batch_over_time`, as the
+//!    trainer runs them);
+//! 5. the (batched) forward kernel as Cranelift IR and as machine code
 //!    (`jit::optimized_clif_text`, `jit::asm_text`);
 //! 6. the forward kernel run by the JIT and by the interpreter on the same
 //!    buffers, to show they agree.
@@ -25,7 +28,9 @@ use neurojit_compiler::interp::Interpreter;
 use neurojit_compiler::ir::Graph;
 use neurojit_compiler::jit::{asm_text, optimized_clif_text, Jit};
 use neurojit_compiler::kernel::Backend;
-use neurojit_compiler::program::{compile_training, gradient_graph, simplified_gradient_graph};
+use neurojit_compiler::program::{
+    batch_over_time, compile_training, gradient_graph, simplified_gradient_graph,
+};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -43,7 +48,8 @@ fn main() -> Result<()> {
         &net.parameters_of(&[family::TAUS]),
         Bound::from(0.0),
     )?;
-    let mut options = TraceOptions::new(2, 100);
+    let (batch, steps) = (2, 100);
+    let mut options = TraceOptions::new(batch, steps);
     options.bounds = Some(BoundsPenalty {
         lower,
         upper,
@@ -84,11 +90,25 @@ fn main() -> Result<()> {
     print_graph("backward (t = T-1 .. 0)", &programs.backward);
     print_graph("param_loss with its gradient", &programs.param_loss);
 
+    stage("4b. Batched over time (what the trainer runs)");
+    let batched = batch_over_time(programs.clone(), steps)?;
+    for slot in &batched.sequences {
+        println!(
+            "sequence {}: {} = {} per step",
+            slot.slot, slot.name, slot.shape
+        );
+    }
+    println!();
+    print_graph("prepass (once per pass, all timesteps)", &batched.prepass);
+    print_graph("forward (t = 0 .. T)", &batched.forward);
+    print_graph("backward (t = T-1 .. 0)", &batched.backward);
+    print_graph("epilogue (once per pass, all timesteps)", &batched.epilogue);
+
     stage("5. The forward kernel: Cranelift IR after Cranelift's optimisations");
-    let clif = optimized_clif_text(&programs.forward)?;
+    let clif = optimized_clif_text(&batched.forward)?;
     println!("{clif}");
     stage("5. The forward kernel: machine code");
-    let asm = asm_text(&programs.forward)?;
+    let asm = asm_text(&batched.forward)?;
     println!("{asm}");
     println!(
         "({} lines of CLIF, {} lines of assembly)",
@@ -97,7 +117,7 @@ fn main() -> Result<()> {
     );
 
     stage("6. The forward kernel on both backends");
-    let difference = compare_backends(&programs.forward)?;
+    let difference = compare_backends(&batched.forward)?;
     println!("largest difference between JIT and interpreter outputs: {difference:e}");
     Ok(())
 }
