@@ -1,7 +1,9 @@
 //! A training session: the compiled programs of one network and every buffer
-//! they read and write. `forward` runs the prologue, then the forward step
-//! for t = 0..T (writing the tape); `backward` runs the backward step for
-//! t = T-1..0, accumulating parameter gradients.
+//! they read and write. `forward` runs the prologue (and the prepass of
+//! time-batched programs), then the forward step for t = 0..T (writing the
+//! tape), then the parameter-only loss; `backward` runs the backward step
+//! for t = T-1..0 (then the epilogue of time-batched programs),
+//! accumulating parameter gradients.
 //!
 //! Data is handed over batch-major, `(B, T, ...)`, as users hold it, and
 //! stored time-major, `(T, B, ...)`, so that each step reads one contiguous
@@ -168,7 +170,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Compiles the four programs with `backend`, for `steps` timesteps.
+    /// Compiles the programs with `backend`, for `steps` timesteps (the
+    /// prepass and epilogue only when they are not empty).
     pub fn new(
         programs: TrainingPrograms,
         backend: &dyn Backend,
@@ -222,7 +225,7 @@ impl Session {
         self.buffers.steps
     }
 
-    /// Seconds the backend took to compile the four programs.
+    /// Seconds the backend took to compile the programs.
     pub fn compile_seconds(&self) -> f64 {
         self.compile_seconds
     }

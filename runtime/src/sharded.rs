@@ -64,7 +64,8 @@ impl ShardedSession {
         &mut self.shards[0]
     }
 
-    /// Seconds spent compiling (the first shard; the others hit the cache).
+    /// Seconds spent compiling, summed over the shards (the first compiles;
+    /// with the JIT the others find its kernels in the cache).
     pub fn compile_seconds(&self) -> f64 {
         self.shards.iter().map(Session::compile_seconds).sum()
     }

@@ -8,7 +8,9 @@
 //! [`TrainingPrograms`] is what the runtime executes: a prologue (values
 //! that depend only on parameters, computed once per call), the forward step
 //! (which writes the tape), the backward step (which reads it) and the
-//! parameter-only loss with its gradient.
+//! parameter-only loss with its gradient. [`batch_over_time`] adds a prepass
+//! before the forward loop and an epilogue after the backward loop, which
+//! handle all timesteps at once.
 
 mod extract;
 mod factor;
@@ -42,10 +44,11 @@ pub struct FixedTensor {
 /// One timestep of a network and its loss, as traced.
 ///
 /// Conventions for `step`: arguments are `Param(p)`, `State(s)`, `Input(0)`
-/// (x_t) and `Target(0)`; outputs are `State(s)` (state at the end of the
-/// step; every state argument has one), `Prediction(0)`, `Loss(0)` (a
-/// scalar) and optionally `Record(r)` values for inspection. `param_loss`
-/// takes `Param(p)` arguments and has one scalar `Loss(0)` output.
+/// (x_t), further `Input(k)` (per-step extra inputs such as noise) and
+/// `Target(0)`; outputs are `State(s)` (state at the end of the step; every
+/// state argument has one), `Prediction(0)`, `Loss(0)` (a scalar) and
+/// optionally `Record(r)` values for inspection. `param_loss` takes
+/// `Param(p)` and `Fixed(k)` arguments and has one scalar `Loss(0)` output.
 #[derive(Clone, Debug)]
 pub struct StepProgram {
     pub step: Graph,
@@ -60,16 +63,26 @@ pub struct StepProgram {
 
 /// The programs the runtime runs to train a [`StepProgram`].
 ///
-/// Signatures (arguments → outputs), by kind:
-/// - `prologue`: Param → Hoisted
-/// - `forward`: Param, Hoisted, State, Input, Target → State, Prediction,
-///   Loss, Tape, Record
-/// - `backward`: Param, Hoisted, Tape, Input, Target, StateAdjoint →
-///   StateAdjoint (at step start), ParamGrad (accumulated)
-/// - `param_loss`: Param → Loss, ParamGrad (accumulated)
+/// Signatures (arguments → outputs), by kind. Input, Target, Tape,
+/// Sequence, Prediction and Record buffers are time-indexed: a step program
+/// reads or writes one timestep's row, the prepass and the epilogue all
+/// timesteps at once, as `(T*B, n)` matrices.
+/// - `prologue`: Param, Fixed → Hoisted
+/// - `prepass` (time-batched only, after the prologue): Input, Param,
+///   Hoisted, Fixed → Sequence
+/// - `forward`: Param, Hoisted, Fixed, State, Input, Sequence, Target →
+///   State, Prediction, Loss, Tape, Record
+/// - `backward`: Param, Hoisted, Fixed, Tape, Sequence, Input, Target,
+///   StateAdjoint → StateAdjoint (at step start), ParamGrad (accumulated),
+///   Sequence (rows the epilogue reads)
+/// - `epilogue` (time-batched only, after the backward loop): Input, Tape,
+///   Sequence → ParamGrad (accumulated)
+/// - `param_loss`: Param, Fixed → Loss, ParamGrad (accumulated)
 ///
 /// Any argument kind may be absent from a given program when it is not
-/// needed; slots refer to the lists below.
+/// needed, and `prepass` and `epilogue` are empty graphs unless the
+/// programs went through [`batch_over_time`]; slots refer to the lists
+/// below.
 #[derive(Clone, Debug)]
 pub struct TrainingPrograms {
     pub prologue: Graph,
