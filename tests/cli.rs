@@ -266,3 +266,30 @@ path = "labels.npz"
     // Cross-entropy of 3 classes starts near ln 3.
     assert!(task > 0.5 && task < 3.0, "{task}");
 }
+
+#[test]
+fn counts_and_durations_out_of_range_are_errors_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, option) in [
+        (
+            &["bench", "--preset", "tiny", "--max-steps", "0"][..],
+            "--max-steps",
+        ),
+        (
+            &["bench", "--preset", "tiny", "--seconds=-1"][..],
+            "--seconds",
+        ),
+        (
+            &["bench", "--preset", "tiny", "--threads", "0"][..],
+            "--threads",
+        ),
+        (&["train", "--threads", "0"][..], "--threads"),
+        (&["train", "--epochs", "0"][..], "--epochs"),
+    ] {
+        let out = neurojit(args, dir.path());
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(option) && err.contains("expected"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -17,7 +17,7 @@ pub struct MeasureOptions {
     pub threads: usize,
     /// Steps run before timing starts.
     pub warmup: usize,
-    /// Timing stops after this many steps...
+    /// Timing stops after this many steps (at least one is timed)...
     pub max_steps: usize,
     /// ...or once this much time has been spent (after at least 3 steps).
     pub budget: Duration,
@@ -89,8 +89,9 @@ pub fn measure(
     }
     let mut samples = Vec::new();
     let started = Instant::now();
-    while samples.len() < options.max_steps
-        && (samples.len() < 3 || started.elapsed() < options.budget)
+    while samples.is_empty()
+        || (samples.len() < options.max_steps
+            && (samples.len() < 3 || started.elapsed() < options.budget))
     {
         if samples.len() % reset_every == 0 {
             trainer.set_params(&initial)?;

@@ -19,13 +19,13 @@ pub struct BenchArgs {
     #[arg(long, default_values = ["jit", "interp"], value_parser = ["jit", "interp"])]
     backend: Vec<String>,
     /// Worker threads (the batch is split across them).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::at_least_one)]
     threads: usize,
     /// Seconds of timed steps per backend (at least 3 steps are timed).
-    #[arg(long, default_value_t = 3.0)]
-    seconds: f64,
+    #[arg(long, default_value = "3", value_parser = seconds)]
+    seconds: Duration,
     /// At most this many timed steps per backend.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = super::at_least_one)]
     max_steps: usize,
     /// Print one JSON object per preset on the last line(s).
     #[arg(long)]
@@ -36,10 +36,18 @@ fn preset_names() -> Vec<&'static str> {
     PRESETS.iter().map(|p| p.name).collect()
 }
 
+/// A time budget in seconds: a non-negative, finite number.
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("`{text}`: expected a non-negative number of seconds"))
+}
+
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let options = MeasureOptions {
         threads: args.threads,
-        budget: Duration::from_secs_f64(args.seconds),
+        budget: args.seconds,
         max_steps: args.max_steps,
         ..MeasureOptions::default()
     };

@@ -43,6 +43,14 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
 }
 
+/// Parses a count that must be at least 1 (threads, epochs, steps).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}`: expected a whole number, at least 1")),
+    }
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::run(args),

@@ -37,13 +37,13 @@ pub struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Override the spec's number of epochs.
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one)]
     epochs: Option<usize>,
     /// Override the spec's backend: jit or interp.
     #[arg(long, value_parser = ["jit", "interp"])]
     backend: Option<String>,
     /// Override the spec's number of threads.
-    #[arg(long)]
+    #[arg(long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Do not draw plots at the end.
     #[arg(long)]
