@@ -293,3 +293,16 @@ fn counts_and_durations_out_of_range_are_errors_naming_the_option() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn train_reports_the_threads_it_runs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // The tutorial's batch of 8 splits into at most 2 equal shards for 3
+    // threads.
+    let out = neurojit(
+        &["train", "--epochs", "1", "--threads", "3", "--no-plots"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2 thread(s)"), "{}", stdout(&out));
+}

@@ -110,7 +110,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         "compiled {} parameters ({} backend, {} thread(s)) in {:.1} ms",
         trainer.param_slots().len(),
         exp.run.backend.name(),
-        spec.training.threads,
+        trainer.threads(),
         trainer.compile_seconds() * 1e3
     );
 
