@@ -88,16 +88,26 @@ impl Optimizer {
         moments: Vec<Vec<f32>>,
         steps_taken: u64,
     ) -> Result<(), RuntimeError> {
-        if moments.len() != self.moments.len()
-            || moments
-                .iter()
-                .zip(&self.moments)
-                .any(|(a, b)| a.len() != b.len())
-        {
+        if moments.len() != self.moments.len() {
             return Err(RuntimeError::Length {
-                what: "optimiser moments".into(),
+                what: format!(
+                    "optimiser moments ({} tensors, given {})",
+                    self.moments.len(),
+                    moments.len()
+                ),
                 expected: self.moments.iter().map(Vec::len).sum(),
                 got: moments.iter().map(Vec::len).sum(),
+            });
+        }
+        let mismatch = moments
+            .iter()
+            .zip(&self.moments)
+            .position(|(given, own)| given.len() != own.len());
+        if let Some(k) = mismatch {
+            return Err(RuntimeError::Length {
+                what: format!("optimiser moment {k}"),
+                expected: self.moments[k].len(),
+                got: moments[k].len(),
             });
         }
         self.moments = moments;

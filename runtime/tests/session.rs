@@ -159,6 +159,33 @@ fn an_optimiser_program_updates_parameters() {
 }
 
 #[test]
+fn restored_moments_must_fit_each_moment() {
+    let s = session();
+    // Momentum on both parameters: moment p accumulates parameter p's
+    // gradient.
+    let mut g = Graph::new();
+    for (p, shape) in [(0, Shape::from([N, N])), (1, Shape::from([N]))] {
+        let v = g.arg(ArgKind::Moment, p, "v", shape.clone());
+        let grad = g.arg(ArgKind::Grad, p, "g", shape);
+        let next = g.add(v, grad).unwrap();
+        g.output(OutKind::Moment, p, "v", next);
+    }
+    let mut opt = Optimizer::new(&g, &Interpreter, &s).unwrap();
+    assert_eq!(opt.moments().len(), 2);
+    // As many values in all, but in the wrong moments.
+    let err = opt
+        .set_moments(vec![vec![0.0; N], vec![0.0; N * N]], 3)
+        .unwrap_err();
+    assert!(err.to_string().contains("moment 0"), "{err}");
+    let err = opt.set_moments(vec![vec![0.0; N * N]], 3).unwrap_err();
+    assert!(err.to_string().contains("2 tensors, given 1"), "{err}");
+    opt.set_moments(vec![vec![1.0; N * N], vec![2.0; N]], 3)
+        .unwrap();
+    assert_eq!(opt.steps_taken(), 3);
+    assert_eq!(opt.moments()[1], vec![2.0; N]);
+}
+
+#[test]
 fn sharded_sessions_average_to_the_full_batch() {
     let mut full = session();
     let full_loss = full.forward().unwrap();
