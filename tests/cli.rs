@@ -306,3 +306,40 @@ fn train_reports_the_threads_it_runs_on() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("2 thread(s)"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_checkpoint_listing_parameters_in_another_order_resumes_exactly() {
+    use neurojit::checkpoint::{load_checkpoint, save_checkpoint};
+    let dir = tempfile::tempdir().unwrap();
+    let full = neurojit(
+        &["train", "--out", "full", "--epochs", "4", "--no-plots"],
+        dir.path(),
+    );
+    assert!(full.status.success(), "{}", stderr(&full));
+    let part = neurojit(
+        &["train", "--out", "part", "--epochs", "2", "--no-plots"],
+        dir.path(),
+    );
+    assert!(part.status.success(), "{}", stderr(&part));
+    // Reversed parameters (and with them every optimiser slot) and
+    // reversed slots: paths and slot names say what is what.
+    let path = dir.path().join("part/checkpoint.safetensors");
+    let mut checkpoint = load_checkpoint(&path).unwrap();
+    checkpoint.params.reverse();
+    let optimizer = checkpoint.optimizer.as_mut().unwrap();
+    assert_eq!(optimizer.slots.len(), 2, "Adam keeps two moments");
+    optimizer.slots.reverse();
+    for (_, tensors) in &mut optimizer.slots {
+        tensors.reverse();
+    }
+    save_checkpoint(&path, &checkpoint).unwrap();
+    let resumed = neurojit(
+        &["train", "--resume", "part", "--epochs", "4", "--no-plots"],
+        dir.path(),
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(
+        history(&dir.path().join("full")),
+        history(&dir.path().join("part"))
+    );
+}

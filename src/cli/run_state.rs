@@ -1,7 +1,7 @@
 //! Moving training state in and out of checkpoints, and turning a batch's
 //! targets into what the step program reads.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use neurojit::checkpoint::{check_matches, Checkpoint, NamedTensor, OptimizerState};
 use neurojit::data::Batch;
 use neurojit::run_dir::RunDir;
@@ -79,17 +79,46 @@ pub fn restore_checkpoint(
         trainer.set_param(&Path::parse(&tensor.path), &tensor.data)?;
     }
     if let Some(opt) = &checkpoint.optimizer {
-        let count = trainer.param_slots().len();
-        let per_param = opt.slots.len();
-        let mut moments = vec![Vec::new(); count * per_param];
-        for (k, (_, tensors)) in opt.slots.iter().enumerate() {
-            for (p, tensor) in tensors.iter().enumerate() {
-                moments[per_param * p + k] = tensor.data.clone();
-            }
-        }
-        trainer.restore_optimizer_state(moments, opt.step)?;
+        let moments = moments_in_slot_order(trainer, opt, &file)?;
+        trainer
+            .restore_optimizer_state(moments, opt.step)
+            .with_context(|| format!("{file}: the optimiser state does not fit the optimiser"))?;
     }
     Ok(())
+}
+
+/// The checkpoint's optimiser tensors in the trainer's moment order (moment
+/// `per_param * p + k` is slot `MOMENT_NAMES[k]` of parameter `p`), found by
+/// slot name and parameter path: a checkpoint may list them in any order.
+fn moments_in_slot_order(
+    trainer: &Trainer,
+    opt: &OptimizerState,
+    file: &str,
+) -> Result<Vec<Vec<f32>>> {
+    let Some(names) = MOMENT_NAMES.get(..opt.slots.len()) else {
+        bail!(
+            "{file}: {} optimiser slots; expected at most {} ({})",
+            opt.slots.len(),
+            MOMENT_NAMES.len(),
+            MOMENT_NAMES.join(", ")
+        );
+    };
+    let mut moments = Vec::with_capacity(trainer.param_slots().len() * names.len());
+    for param in trainer.param_slots() {
+        for name in names {
+            let Some((_, tensors)) = opt.slots.iter().find(|(n, _)| n == name) else {
+                bail!("{file}: expected an optimiser slot `{name}`");
+            };
+            let Some(tensor) = tensors.iter().find(|t| t.path == param.name) else {
+                bail!(
+                    "{file}: optimiser slot `{name}` has no tensor for `{}`",
+                    param.name
+                );
+            };
+            moments.push(tensor.data.clone());
+        }
+    }
+    Ok(moments)
 }
 
 /// Targets `(B, T, n_out)` for a batch: the signal itself, or one-hot
