@@ -256,34 +256,32 @@ impl Trainer {
         let step = self.update.steps_taken() + 1;
         self.refresh_noise()?;
         let loss = self.session.forward_backward()?;
-        if !self.check_finite {
-            let scalars = self.optimizer.step_scalars(step);
-            self.update.step(self.session.primary_mut(), &scalars)?;
-            self.session.sync_params()?;
-            return Ok(loss);
-        }
-        if !loss.total().is_finite() {
-            return Err(TrainError::NonFinite {
-                step,
-                what: format!("the loss ({})", loss.total()),
-            });
-        }
-        if let Some(slot) = first_non_finite(self.grads()) {
-            return Err(TrainError::NonFinite {
-                step,
-                what: format!("the gradient of `{}`", self.param_slots()[slot].name),
-            });
+        if self.check_finite {
+            if !loss.total().is_finite() {
+                return Err(TrainError::NonFinite {
+                    step,
+                    what: format!("the loss ({})", loss.total()),
+                });
+            }
+            if let Some(slot) = first_non_finite(self.grads()) {
+                return Err(TrainError::NonFinite {
+                    step,
+                    what: format!("the gradient of `{}`", self.param_slots()[slot].name),
+                });
+            }
         }
         let scalars = self.optimizer.step_scalars(step);
         self.update.step(self.session.primary_mut(), &scalars)?;
-        if let Some(slot) = first_non_finite(self.params()) {
-            return Err(TrainError::NonFinite {
-                step,
-                what: format!(
-                    "parameter `{}` after the update",
-                    self.param_slots()[slot].name
-                ),
-            });
+        if self.check_finite {
+            if let Some(slot) = first_non_finite(self.params()) {
+                return Err(TrainError::NonFinite {
+                    step,
+                    what: format!(
+                        "parameter `{}` after the update",
+                        self.param_slots()[slot].name
+                    ),
+                });
+            }
         }
         self.session.sync_params()?;
         Ok(loss)
