@@ -47,42 +47,22 @@ impl BoundProgram {
     ) -> Result<BoundProgram, RuntimeError> {
         let plan = plan(name, graph)?;
         for (source, arg) in plan.sources.iter().zip(graph.args()) {
-            let expected = arg.shape.numel();
-            match buffers.source_len(*source, all_steps) {
-                Some(len) if len == expected => {}
-                Some(len) => {
-                    return Err(RuntimeError::Length {
-                        what: format!("the {name} program's argument `{}`", arg.name),
-                        expected,
-                        got: len,
-                    })
-                }
-                None => {
-                    return Err(RuntimeError::Unbound {
-                        program: name,
-                        what: format!("argument `{}` ({source:?})", arg.name),
-                    })
-                }
-            }
+            expect_buffer(
+                name,
+                &format!("argument `{}`", arg.name),
+                source,
+                buffers.source_len(*source, all_steps),
+                arg.shape.numel(),
+            )?;
         }
         for (sink, out) in plan.sinks.iter().zip(graph.outputs()) {
-            let expected = graph.shape(out.value).numel();
-            match buffers.sink_len(*sink, all_steps) {
-                Some(len) if len == expected => {}
-                Some(len) => {
-                    return Err(RuntimeError::Length {
-                        what: format!("the {name} program's output `{}`", out.name),
-                        expected,
-                        got: len,
-                    })
-                }
-                None => {
-                    return Err(RuntimeError::Unbound {
-                        program: name,
-                        what: format!("output `{}` ({sink:?})", out.name),
-                    })
-                }
-            }
+            expect_buffer(
+                name,
+                &format!("output `{}`", out.name),
+                sink,
+                buffers.sink_len(*sink, all_steps),
+                graph.shape(out.value).numel(),
+            )?;
         }
         let kernel = backend
             .compile(graph)
@@ -136,6 +116,30 @@ impl BoundProgram {
         // buffer: states and adjoints are read from one copy and written to
         // the other, and no program reads what it writes.
         unsafe { self.kernel.run_unchecked(&self.arg_ptrs, &self.out_ptrs) }
+    }
+}
+
+/// Checks that a program's argument or output (`what`, bound to `binding`)
+/// has a buffer, of `len` elements (`None`: the session has none), and that
+/// it holds the `expected` elements.
+fn expect_buffer(
+    program: &'static str,
+    what: &str,
+    binding: &impl std::fmt::Debug,
+    len: Option<usize>,
+    expected: usize,
+) -> Result<(), RuntimeError> {
+    match len {
+        Some(len) if len == expected => Ok(()),
+        Some(len) => Err(RuntimeError::Length {
+            what: format!("the {program} program's {what}"),
+            expected,
+            got: len,
+        }),
+        None => Err(RuntimeError::Unbound {
+            program,
+            what: format!("{what} ({binding:?})"),
+        }),
     }
 }
 

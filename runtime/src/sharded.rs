@@ -90,8 +90,8 @@ impl ShardedSession {
 
     /// Splits batch-major `(B, T, ...)` data into the shards.
     pub fn set_data(&mut self, inputs: &[f32], targets: &[f32]) -> Result<(), RuntimeError> {
-        self.for_each_part(inputs, "inputs")?;
-        self.for_each_part(targets, "targets")?;
+        self.expect_even_split(inputs, "inputs")?;
+        self.expect_even_split(targets, "targets")?;
         let n = self.shards.len();
         let (ib, tb) = (inputs.len() / n, targets.len() / n);
         for (i, shard) in self.shards.iter_mut().enumerate() {
@@ -105,7 +105,7 @@ impl ShardedSession {
 
     /// Splits a batch-major extra input (e.g. noise) into the shards.
     pub fn set_extra_input(&mut self, slot: usize, values: &[f32]) -> Result<(), RuntimeError> {
-        self.for_each_part(values, "extra input")?;
+        self.expect_even_split(values, "extra input")?;
         let part = values.len() / self.shards.len();
         for (i, shard) in self.shards.iter_mut().enumerate() {
             shard.set_extra_input(slot, &values[i * part..(i + 1) * part])?;
@@ -113,7 +113,8 @@ impl ShardedSession {
         Ok(())
     }
 
-    fn for_each_part(&self, values: &[f32], what: &str) -> Result<(), RuntimeError> {
+    /// Checks that `values` split into equal parts, one per shard.
+    fn expect_even_split(&self, values: &[f32], what: &str) -> Result<(), RuntimeError> {
         if !values.len().is_multiple_of(self.shards.len()) {
             return Err(RuntimeError::Length {
                 what: format!("{what} (split across {} threads)", self.shards.len()),
