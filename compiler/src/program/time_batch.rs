@@ -85,15 +85,15 @@ fn batch_input_projections(
             continue;
         };
         let time_invariant = matches!(w.kind, ArgKind::Param | ArgKind::Hoisted | ArgKind::Fixed);
-        let (Some(xs_shape), true) = (all_steps(&x.shape, steps), x.kind == ArgKind::Input) else {
-            continue;
-        };
-        let Some(out_shape) = all_steps(forward.shape(v), steps) else {
-            continue;
-        };
-        if !time_invariant {
+        if x.kind != ArgKind::Input || !time_invariant {
             continue;
         }
+        let (Some(xs_shape), Some(out_shape)) = (
+            all_steps(&x.shape, steps),
+            all_steps(forward.shape(v), steps),
+        ) else {
+            continue;
+        };
         let name = format!("{} @ {}", x.name, w.name);
         let slot = new_sequence(sequences, name.clone(), forward.shape(v));
         let xs = prepass.arg(x.kind, x.slot, &x.name, xs_shape);
@@ -172,22 +172,29 @@ fn read_sequences_not_tape(
     (forward, backward, kept)
 }
 
-/// Where the epilogue reads all timesteps of a backward value.
+/// Where the epilogue reads all timesteps of a backward value, and their
+/// `(T*B, n)` shape. A value that is not already a row of the input, the
+/// tape or a sequence becomes a new sequence the backward step writes (an
+/// output added to `written`).
 fn sequence_of(
     backward: &Graph,
     v: Value,
     steps: usize,
     sequences: &mut Vec<Slot>,
     written: &mut Vec<Output>,
-    known: &mut HashMap<Value, (ArgKind, usize, String)>,
-) -> Option<(ArgKind, usize, String, Shape)> {
+    known: &mut HashMap<Value, ArgSpec>,
+) -> Option<(ArgSpec, Shape)> {
     let whole = all_steps(backward.shape(v), steps)?;
-    if let Some((kind, slot, name)) = known.get(&v) {
-        return Some((*kind, *slot, name.clone(), whole));
+    if let Some(spec) = known.get(&v) {
+        return Some((spec.clone(), whole));
     }
     let found = match backward.arg_of(v) {
         Some(a) if matches!(a.kind, ArgKind::Input | ArgKind::Tape | ArgKind::Sequence) => {
-            (a.kind, a.slot, a.name.clone())
+            ArgSpec {
+                kind: a.kind,
+                slot: a.slot,
+                name: a.name.clone(),
+            }
         }
         Some(_) => return None,
         None => {
@@ -200,11 +207,15 @@ fn sequence_of(
                 value: v,
                 accumulate: false,
             });
-            (ArgKind::Sequence, slot, name)
+            ArgSpec {
+                kind: ArgKind::Sequence,
+                slot,
+                name,
+            }
         }
     };
     known.insert(v, found.clone());
-    Some((found.0, found.1, found.2, whole))
+    Some((found, whole))
 }
 
 /// Moves `aᵀ @ g` parameter-gradient contributions of the backward step
@@ -237,9 +248,9 @@ fn batch_weight_gradients(
             _ => None,
         };
         match batched {
-            Some(((ka, sa, na, shape_a), (kg, sg, ng, shape_g))) => {
-                let a = epilogue.arg(ka, sa, &na, shape_a);
-                let g = epilogue.arg(kg, sg, &ng, shape_g);
+            Some(((a, shape_a), (g, shape_g))) => {
+                let a = epilogue.arg(a.kind, a.slot, &a.name, shape_a);
+                let g = epilogue.arg(g.kind, g.slot, &g.name, shape_g);
                 let product = epilogue.matmul_transposed(a, g, true, false)?;
                 epilogue.push_output(Output {
                     value: product,
