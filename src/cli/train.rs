@@ -51,22 +51,22 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
-    let (run_dir, mut spec, spec_text, resuming) = match &args.resume {
+    // A new run's folder is created only once the spec, the data and the
+    // compiled programs are known to be good, so a failed start leaves
+    // nothing behind.
+    let (existing_run, mut spec, spec_text) = match &args.resume {
         Some(dir) => {
             let run_dir = RunDir::open(dir)?;
             let text = run_dir.read_spec()?;
             let spec = parse_spec(&text, &run_dir.spec_path().display().to_string())?;
-            (run_dir, spec, text, true)
+            (Some(run_dir), spec, text)
         }
         None => {
             let (spec, text) = spec_or_tutorial(args.spec.as_deref())?;
-            let run_dir = match &args.out {
-                Some(path) => RunDir::create_at(path)?,
-                None => RunDir::create_new(Path::new("runs"))?,
-            };
-            (run_dir, spec, text, false)
+            (None, spec, text)
         }
     };
+    let resuming = existing_run.is_some();
     if let Some(epochs) = args.epochs {
         spec.training.epochs = epochs;
     }
@@ -113,6 +113,14 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         trainer.threads(),
         trainer.compile_seconds() * 1e3
     );
+
+    let run_dir = match existing_run {
+        Some(run_dir) => run_dir,
+        None => match &args.out {
+            Some(path) => RunDir::create_at(path)?,
+            None => RunDir::create_new(Path::new("runs"))?,
+        },
+    };
 
     let mut first_epoch = 1u64;
     let mut progress = EpochProgress::default();
