@@ -2,7 +2,7 @@
 //! prints the parameter tree, and its bounds, as Rockpool prints them.
 
 use super::load::spec_or_tutorial;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use neurojit::bounds::Bound;
 use neurojit::checkpoint::load_checkpoint;
@@ -21,7 +21,7 @@ pub struct ParamsArgs {
     source: Option<PathBuf>,
     /// Only parameters of these families (weights, biases, bias, taus,
     /// decays, thresholds); repeatable.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "named", value_parser = neurojit::spec::FAMILIES)]
     family: Vec<String>,
     /// Only attributes with these names (tau_mem, alpha, ...); repeatable.
     #[arg(long)]
@@ -31,9 +31,19 @@ pub struct ParamsArgs {
 pub fn run(args: ParamsArgs) -> Result<ExitCode> {
     let source = args.source.as_deref();
     if let Some(path) = source.filter(|p| p.extension().is_some_and(|e| e == "safetensors")) {
+        if !args.family.is_empty() {
+            bail!(
+                "{}: a checkpoint alone does not know parameter families; \
+                 pass its run folder to select by family",
+                path.display()
+            );
+        }
         let checkpoint = load_checkpoint(path)?;
         let mut tree = Tree::new();
-        for t in &checkpoint.params {
+        let wanted = |p: &str| {
+            args.named.is_empty() || args.named.iter().any(|n| p.rsplit('/').next() == Some(n))
+        };
+        for t in checkpoint.params.iter().filter(|t| wanted(&t.path)) {
             let tensor = Tensor::new(t.shape.as_slice(), t.data.clone())
                 .with_context(|| format!("{}: tensor `{}`", path.display(), t.path))?;
             tree.insert_at(&Path::parse(&t.path), tensor)?;
