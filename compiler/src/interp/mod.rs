@@ -107,16 +107,6 @@ pub fn evaluate(graph: &Graph, args: &[&[f32]]) -> Result<Vec<Vec<f32>>, KernelE
 
 /// The values that some output depends on, in topological order.
 pub fn live_values(graph: &Graph) -> Vec<Value> {
-    let mut needed = vec![false; graph.len()];
-    for out in graph.outputs() {
-        needed[out.value.index()] = true;
-    }
-    for v in graph.values().rev() {
-        if needed[v.index()] {
-            for operand in graph.op(v).operands() {
-                needed[operand.index()] = true;
-            }
-        }
-    }
+    let needed = graph.read_by(graph.outputs());
     graph.values().filter(|v| needed[v.index()]).collect()
 }

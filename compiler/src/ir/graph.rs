@@ -124,6 +124,23 @@ impl Graph {
         (0..self.nodes.len() as u32).map(Value)
     }
 
+    /// `read[v]` (by value index): one of `outputs` reads `v`, directly or
+    /// through other nodes.
+    pub fn read_by(&self, outputs: &[Output]) -> Vec<bool> {
+        let mut read = vec![false; self.len()];
+        for out in outputs {
+            read[out.value.index()] = true;
+        }
+        for v in self.values().rev() {
+            if read[v.index()] {
+                for operand in self.op(v).operands() {
+                    read[operand.index()] = true;
+                }
+            }
+        }
+        read
+    }
+
     /// The value of a constant node, if `v` is one.
     pub fn constant_value(&self, v: Value) -> Option<f32> {
         match self.op(v) {

@@ -18,7 +18,7 @@
 //! their rounding decides spikes.
 
 use super::hoist::{dependence_of_each_value, Dependence};
-use crate::ir::{BinaryOp, Graph, Op, OutKind, UnaryOp, Value};
+use crate::ir::{BinaryOp, Graph, Op, OutKind, Output, UnaryOp, Value};
 
 /// `graph` with the invariant factors of time-varying products grouped;
 /// same arguments and outputs. Replaced nodes are left dead (callers
@@ -74,20 +74,13 @@ pub(crate) fn factor_invariant_products(graph: &Graph) -> Graph {
 /// `needed[v]`: an output other than a gradient (`StateAdjoint`,
 /// `ParamGrad`) reads `v`.
 fn needed_by_forward(graph: &Graph) -> Vec<bool> {
-    let mut needed = vec![false; graph.len()];
-    for out in graph.outputs() {
-        if !matches!(out.kind, OutKind::StateAdjoint | OutKind::ParamGrad) {
-            needed[out.value.index()] = true;
-        }
-    }
-    for v in graph.values().rev() {
-        if needed[v.index()] {
-            for x in graph.op(v).operands() {
-                needed[x.index()] = true;
-            }
-        }
-    }
-    needed
+    let forward: Vec<Output> = graph
+        .outputs()
+        .iter()
+        .filter(|out| !matches!(out.kind, OutKind::StateAdjoint | OutKind::ParamGrad))
+        .cloned()
+        .collect();
+    graph.read_by(&forward)
 }
 
 /// The factors of a product chain and whether it is negated.

@@ -25,7 +25,7 @@ use crate::ir::{ArgKind, Graph, Op, Output, Value};
 /// the forward and of the backward program.
 pub(crate) fn taped_values(step: &Graph, forward: &[Output], backward: &[Output]) -> Vec<Value> {
     let n = step.len();
-    let forward_needs = needed_by(step, forward);
+    let forward_needs = step.read_by(forward);
     let free = free_in_backward(step);
     let is_state = |v: Value| matches!(step.arg_of(v), Some(a) if a.kind == ArgKind::State);
     // Candidates: forward values the backward cannot compute from scratch.
@@ -60,22 +60,6 @@ pub(crate) fn taped_values(step: &Graph, forward: &[Output], backward: &[Output]
     step.values()
         .filter(|&v| candidate[v.index()] && !sink_side[vin(v)] && sink_side[vout(v)])
         .collect()
-}
-
-/// `needed[v]`: some output reads `v`.
-fn needed_by(graph: &Graph, outputs: &[Output]) -> Vec<bool> {
-    let mut needed = vec![false; graph.len()];
-    for out in outputs {
-        needed[out.value.index()] = true;
-    }
-    for v in graph.values().rev() {
-        if needed[v.index()] {
-            for x in graph.op(v).operands() {
-                needed[x.index()] = true;
-            }
-        }
-    }
-    needed
 }
 
 /// `free[v]`: the backward step computes `v` from its own arguments without
