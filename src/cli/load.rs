@@ -1,6 +1,6 @@
 //! Loading the spec a command works on: a file, or the built-in tutorial.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use neurojit::spec::{load_spec, tutorial_spec, Spec, TUTORIAL_SPEC};
 use std::path::Path;
 
@@ -10,7 +10,9 @@ pub fn spec_or_tutorial(path: Option<&Path>) -> Result<(Spec, String)> {
     match path {
         Some(p) => {
             let spec = load_spec(p)?;
-            Ok((spec, std::fs::read_to_string(p)?))
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Ok((spec, text))
         }
         None => Ok((tutorial_spec()?, TUTORIAL_SPEC.to_string())),
     }
