@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 use neurojit::plot::plot_run_detailed;
+use neurojit::run_dir::RunDir;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,6 +14,8 @@ pub struct PlotArgs {
 }
 
 pub fn run(args: PlotArgs) -> Result<ExitCode> {
+    // Only run folders: plotting into any other folder would litter it.
+    RunDir::open(&args.run_dir)?;
     let report = plot_run_detailed(&args.run_dir)?;
     for file in &report.written {
         println!("wrote {}", file.display());
