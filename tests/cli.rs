@@ -66,24 +66,31 @@ fn the_default_train_command_halves_the_task_loss_and_fills_a_run_folder() {
     assert!(penalty(first) > 0.0 && penalty(last) < 0.01 * penalty(first));
 }
 
+/// Trains the tutorial for `epochs` without plots, starting the run folder
+/// `run` (`"--out"`) or continuing it (`"--resume"`); the run must succeed.
+fn train_tutorial(dir: &Path, start_or_resume: &str, run: &str, epochs: usize) -> Output {
+    let epochs = epochs.to_string();
+    let out = neurojit(
+        &[
+            "train",
+            start_or_resume,
+            run,
+            "--epochs",
+            &epochs,
+            "--no-plots",
+        ],
+        dir,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
 #[test]
 fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
     let dir = tempfile::tempdir().unwrap();
-    let full = neurojit(
-        &["train", "--out", "full", "--epochs", "6", "--no-plots"],
-        dir.path(),
-    );
-    assert!(full.status.success(), "{}", stderr(&full));
-    let part = neurojit(
-        &["train", "--out", "part", "--epochs", "3", "--no-plots"],
-        dir.path(),
-    );
-    assert!(part.status.success(), "{}", stderr(&part));
-    let resumed = neurojit(
-        &["train", "--resume", "part", "--epochs", "6", "--no-plots"],
-        dir.path(),
-    );
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    train_tutorial(dir.path(), "--out", "full", 6);
+    train_tutorial(dir.path(), "--out", "part", 3);
+    let resumed = train_tutorial(dir.path(), "--resume", "part", 6);
     assert!(stdout(&resumed).contains("resuming"));
     assert_eq!(
         history(&dir.path().join("full")),
@@ -311,16 +318,8 @@ fn train_reports_the_threads_it_runs_on() {
 fn a_checkpoint_listing_parameters_in_another_order_resumes_exactly() {
     use neurojit::checkpoint::{load_checkpoint, save_checkpoint};
     let dir = tempfile::tempdir().unwrap();
-    let full = neurojit(
-        &["train", "--out", "full", "--epochs", "4", "--no-plots"],
-        dir.path(),
-    );
-    assert!(full.status.success(), "{}", stderr(&full));
-    let part = neurojit(
-        &["train", "--out", "part", "--epochs", "2", "--no-plots"],
-        dir.path(),
-    );
-    assert!(part.status.success(), "{}", stderr(&part));
+    train_tutorial(dir.path(), "--out", "full", 4);
+    train_tutorial(dir.path(), "--out", "part", 2);
     // Reversed parameters (and with them every optimiser slot) and
     // reversed slots: paths and slot names say what is what.
     let path = dir.path().join("part/checkpoint.safetensors");
@@ -333,11 +332,7 @@ fn a_checkpoint_listing_parameters_in_another_order_resumes_exactly() {
         tensors.reverse();
     }
     save_checkpoint(&path, &checkpoint).unwrap();
-    let resumed = neurojit(
-        &["train", "--resume", "part", "--epochs", "4", "--no-plots"],
-        dir.path(),
-    );
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    train_tutorial(dir.path(), "--resume", "part", 4);
     assert_eq!(
         history(&dir.path().join("full")),
         history(&dir.path().join("part"))
