@@ -1,8 +1,10 @@
 //! JIT against interpreter on the kernels that dominate training time:
 //! a fused LIF update (elementwise, with broadcast decays and a spike), a
 //! layer matmul, a spike-input matmul, and the per-call overhead on tiny
-//! tensors. Also compares the matmul methods on small products, which is
-//! how `JitOptions::small_matmul` was chosen.
+//! tensors. Also compares the matmul methods (blocked FMA kernels, packed
+//! GEMM, exact row loops) on the products training runs, which is how the
+//! defaults of `JitOptions::packed_gemm_from` and `exact_matmul` were
+//! chosen.
 //!
 //! Run with `cargo bench -p neurojit-compiler --bench jit_kernels`.
 
@@ -165,35 +167,54 @@ fn matmul(c: &mut Criterion) {
     }
 }
 
-/// Row loops against packed GEMM on small products.
-fn small_matmul_methods(c: &mut Criterion) {
-    let rows = Jit::with_options(JitOptions {
-        small_matmul: usize::MAX,
-        ..JitOptions::default()
-    });
-    let gemm = Jit::with_options(JitOptions {
-        small_matmul: 0,
-        ..JitOptions::default()
-    });
-    let backends: [(&str, &dyn Backend); 2] = [("rows", &rows), ("gemm", &gemm)];
-    for (m, k, n) in [
-        (1, 3, 3),
-        (4, 16, 16),
-        (8, 16, 32),
-        (8, 32, 32),
-        (16, 32, 32),
-        (32, 64, 64),
+/// A product `op(a) @ op(b)` of two inputs.
+fn transposed_matmul_graph(m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Graph {
+    let mut g = Graph::new();
+    let a_dims = if ta { [k, m] } else { [m, k] };
+    let b_dims = if tb { [n, k] } else { [k, n] };
+    let a = g.arg(ArgKind::Input, 0, "a", Shape::from(a_dims));
+    let b = g.arg(ArgKind::Param, 0, "b", Shape::from(b_dims));
+    let y = g.matmul_transposed(a, b, ta, tb).unwrap();
+    g.output(OutKind::Prediction, 0, "y", y);
+    g
+}
+
+/// Blocked kernels against packed GEMM and the exact row loops, on the
+/// products the benchmark presets run: per timestep (forward, and the
+/// backward's `g @ W^T` and `x^T @ g`), and over all timesteps at once.
+fn matmul_methods(c: &mut Criterion) {
+    let options = |f: fn(&mut JitOptions)| {
+        let mut o = JitOptions {
+            sparse_spikes: false,
+            ..JitOptions::default()
+        };
+        f(&mut o);
+        Jit::with_options(o)
+    };
+    let blocked = options(|_| {});
+    let gemm = options(|o| o.packed_gemm_from = 0);
+    let exact = options(|o| o.exact_matmul = true);
+    let backends: [(&str, &dyn Backend); 3] =
+        [("blocked", &blocked), ("gemm", &gemm), ("exact", &exact)];
+    for (m, k, n, ta, tb) in [
+        (1, 3, 3, false, false),
+        (16, 32, 128, false, false),
+        (16, 128, 128, false, false),
+        (16, 128, 128, false, true),
+        (128, 16, 128, true, false),
+        (16, 128, 10, false, false),
+        (32, 256, 256, false, true),
+        (3200, 32, 128, false, false),
+        (128, 3200, 128, true, false),
     ] {
-        let g = matmul_graph(m, k, n, false);
+        let g = transposed_matmul_graph(m, k, n, ta, tb);
         let args = vec![data(m * k, 10, -1.0, 1.0), data(k * n, 11, -1.0, 1.0)];
-        bench_backends(
-            c,
-            "matmul_method",
-            &format!("{m}x{k}x{n}"),
-            &g,
-            &args,
-            &backends,
+        let label = format!(
+            "{m}x{k}x{n}{}{}",
+            if ta { "_aT" } else { "" },
+            if tb { "_bT" } else { "" }
         );
+        bench_backends(c, "matmul_method", &label, &g, &args, &backends);
     }
 }
 
@@ -207,6 +228,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = lif, matmul, small_matmul_methods
+    targets = lif, matmul, matmul_methods
 }
 criterion_main!(benches);

@@ -2,8 +2,9 @@
 //! - on randomly generated graphs (every op, broadcasts, reductions,
 //!   matmuls, reshapes, accumulating outputs) it agrees with the
 //!   interpreter: bit for bit when built from the ops the JIT computes
-//!   exactly, within a relative tolerance when exp/log, innermost-axis sums
-//!   and GEMM are involved;
+//!   exactly (matmuls in exact mode), within a relative tolerance when
+//!   exp/log, innermost-axis sums and the FMA or packed matmul kernels are
+//!   involved;
 //! - the inline exp/log polynomials are accurate over the whole float
 //!   range (the measured maximum errors are printed; run with
 //!   `--nocapture` to see them).
@@ -277,10 +278,10 @@ proptest! {
     #[test]
     fn jit_random_exact_graphs_match_bit_for_bit(r in recipe()) {
         let built = build(&r, Mode::Exact);
-        // Matmuls through the row loops, which are exact (zero-skipping is
-        // off: generated weights may hold infinities).
+        // Matmuls in the interpreter's order (zero-skipping is off:
+        // generated weights may hold infinities).
         let jit = Jit::with_options(JitOptions {
-            small_matmul: usize::MAX,
+            exact_matmul: true,
             sparse_spikes: false,
             ..JitOptions::default()
         });
@@ -295,7 +296,7 @@ proptest! {
     #[test]
     fn jit_random_smooth_graphs_match_within_tolerance(r in recipe()) {
         let built = build(&r, Mode::Smooth);
-        for options in [JitOptions::default(), JitOptions { small_matmul: 0, contract_fma: true, ..JitOptions::default() }] {
+        for options in [JitOptions::default(), JitOptions { packed_gemm_from: 0, contract_fma: true, ..JitOptions::default() }] {
             let (expected, got) = run_both(&built, &Jit::with_options(options));
             for (i, _) in built.graph.outputs().iter().enumerate() {
                 let scale = expected[i].iter().fold(1.0f32, |m, x| m.max(x.abs()));

@@ -6,7 +6,8 @@
 //! Tolerances (see `jit/mod.rs`): elementwise ops other than exp/log, and
 //! reductions over non-innermost axes, must match bit for bit (±0 and NaN
 //! payloads aside); exp/log within 2.5e-7 relative; innermost-axis sums and
-//! GEMM/accumulated matmuls within 1e-5 of the magnitude of the terms.
+//! matmuls (FMA kernels, GEMM; exact only with `exact_matmul`) within 1e-5
+//! of the magnitude of the terms.
 
 mod steps;
 
@@ -96,12 +97,16 @@ fn option_variants() -> Vec<JitOptions> {
             ..base
         },
         JitOptions {
-            small_matmul: 0,
+            packed_gemm_from: 0,
             sparse_spikes: false,
             ..base
         },
         JitOptions {
-            small_matmul: usize::MAX,
+            sparse_spikes: false,
+            ..base
+        },
+        JitOptions {
+            exact_matmul: true,
             ..base
         },
     ]
@@ -379,7 +384,8 @@ fn jit_matmul_all_transposes_and_odd_sizes() {
 
 #[test]
 fn jit_sparse_spike_matmul_matches() {
-    // Small (zero-skipping row loops) and large (zeros counted per call).
+    // Zeros are counted per call; these operands are sparse enough to be
+    // skipped (the dense paths run under `sparse_spikes: false`).
     for ((b, n_in, n_out), ta) in [(6, 19, 11), (24, 40, 33)]
         .into_iter()
         .flat_map(|s| [(s, false), (s, true)])

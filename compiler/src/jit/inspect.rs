@@ -91,7 +91,7 @@ pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String,
             }
             StepKind::Matmul { value, accumulate } => {
                 let method = lower_matmul::describe(graph, *value, *accumulate, options)
-                    .map(|d| format!("{:?}", d.method))
+                    .map(|d| d.method_text())
                     .unwrap_or_default();
                 let (lhs, rhs) = match graph.op(*value) {
                     Op::Matmul { lhs, rhs, .. } => (lhs.0, rhs.0),

@@ -1,16 +1,15 @@
 //! Codegen for matmul steps: a call to `neurojit_matmul` (see
 //! `matmul_shims.rs`) with a descriptor fixed at compile time.
 //!
-//! The method is chosen from the shapes: products with at most
-//! `JitOptions::small_matmul` multiply-adds use the row loops (no packing
-//! overhead; zero-skipping when the left operand is a spike count); larger
-//! ones call the tuned GEMM, or, with `JitOptions::sparse_spikes` and a
-//! non-transposed right operand, decide per call between GEMM and the
-//! zero-skipping row loops by counting the left operand's zeros: spike
-//! trains are mostly zeros, whether they come from a spike op or arrive as
-//! a state or tape argument.
+//! The methods come from the options: the blocked kernels unless
+//! `JitOptions::exact_matmul` asks for the interpreter's order or the
+//! product reaches `JitOptions::packed_gemm_from`; with
+//! `JitOptions::sparse_spikes`, every product checks at each call whether
+//! its left operand is mostly zeros (spike trains often are, whether they
+//! come from a spike op or arrive as a state or tape argument, but not
+//! always).
 
-use super::matmul_shims::{MatmulDesc, MatmulMethod};
+use super::matmul_shims::{DenseMethod, MatmulDesc, ZeroSkipping};
 use super::JitOptions;
 use crate::ir::{Graph, Op, Value};
 
@@ -38,13 +37,17 @@ pub(crate) fn describe(
         lhs_dims[1]
     };
     let work = m.saturating_mul(k).saturating_mul(n);
-    let small = work <= options.small_matmul;
-    let sparse = options.sparse_spikes && !transpose_rhs;
-    let method = match (small, sparse) {
-        (true, true) if is_spike_count(graph, lhs) => MatmulMethod::SparseRows,
-        (true, _) => MatmulMethod::Rows,
-        (false, true) => MatmulMethod::Adaptive,
-        (false, false) => MatmulMethod::Gemm,
+    let dense = if options.exact_matmul {
+        DenseMethod::Exact
+    } else if work >= options.packed_gemm_from {
+        DenseMethod::Gemm
+    } else {
+        DenseMethod::Blocked
+    };
+    let zeros = if options.sparse_spikes {
+        ZeroSkipping::WhenSparse
+    } else {
+        ZeroSkipping::Never
     };
     Some(MatmulDesc {
         m,
@@ -53,23 +56,7 @@ pub(crate) fn describe(
         transpose_lhs,
         transpose_rhs,
         accumulate,
-        method,
+        dense,
+        zeros,
     })
-}
-
-/// True when `v` is a spike count, possibly reshaped or gradient-stopped.
-fn is_spike_count(graph: &Graph, v: Value) -> bool {
-    match *graph.op(v) {
-        Op::Spike { .. } => true,
-        Op::Reshape(a) | Op::StopGradient(a) => is_spike_count(graph, a),
-        Op::Constant(_)
-        | Op::Arg(_)
-        | Op::Unary(..)
-        | Op::Binary(..)
-        | Op::Compare(..)
-        | Op::Select { .. }
-        | Op::Broadcast(_)
-        | Op::ReduceSum { .. }
-        | Op::Matmul { .. } => false,
-    }
 }

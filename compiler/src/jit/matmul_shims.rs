@@ -1,43 +1,62 @@
 //! The matrix products generated code calls: one `extern "C"` entry point
-//! that reads a descriptor (sizes, transposes, method) fixed at compile time
-//! and runs one of three Rust routines:
+//! that reads a descriptor (sizes, transposes, methods) fixed at compile
+//! time and runs one of these Rust routines:
 //!
+//! - `Blocked` (`matmul_blocked.rs`): register-blocked FMA kernels that
+//!   read the operands in place, without packing. The default: on the
+//!   products training runs (a few to thousands of rows, up to 6400-long
+//!   sums) they matched or beat the packed GEMM, by up to 1.5x on the
+//!   per-timestep ones where packing costs as much as the product.
 //! - `Gemm`: `matrixmultiply::sgemm` (packed, tuned kernels; the strides
-//!   express the transposes, so nothing is copied). Best for all but tiny
-//!   products.
-//! - `Rows`: loops in the interpreter's summation order, blocked over
-//!   columns and compiled for AVX2 when the host has it. No packing, so it
-//!   wins on small products, and its results are bit-identical to the
-//!   interpreter's.
-//! - `SparseRows`: `Rows` that skips zero entries of `a`. Spike trains are
-//!   mostly zeros, so `spikes @ weights` does a fraction of the work a dense
-//!   GEMM does. Skipping `0 * b[p, j]` changes nothing unless `b` holds an
-//!   infinity or NaN there (the interpreter then gets NaN).
-//! - `Adaptive`: counts the zeros of `a` (cheap next to the product) and
-//!   takes `SparseRows` or `Gemm` accordingly, for large products whose left
-//!   operand may hold spikes (spike counts, or spike states and tape values
-//!   that arrive as arguments).
+//!   express the transposes, so nothing is copied).
+//! - `Exact`: loops in the interpreter's summation order, blocked over
+//!   columns and compiled for AVX2 when the host has it. Bit-identical to
+//!   the interpreter (`JitOptions::exact_matmul`), and the fallback of
+//!   `Blocked` for small products on hosts without AVX2 and FMA.
+//!
+//! With `ZeroSkipping::WhenSparse`, each call counts the zeros of `a`
+//! (cheap next to the product) and, when at most an eighth of `a` is
+//! nonzero, runs the zero-skipping rows of `Blocked` (or of `Exact`):
+//! spike trains are often mostly zeros, and then `spikes @ weights` does a
+//! fraction of the work. Skipping `0 * b[p, j]` changes nothing unless `b`
+//! holds an infinity or NaN there (the interpreter then gets NaN). Spike
+//! trains are not always sparse (the benchmark presets' run 30-45%
+//! nonzero), so the choice is made per call, whatever the operand is.
+//!
+//! A transposed right operand cannot be read in place by `Blocked`: it is
+//! copied into row-major order, or the product is computed transposed
+//! (see [`blocked`]).
 //!
 //! The generated code calls this only after the kernel wrapper has checked
 //! every buffer's length, and descriptors are built from the graph's shapes,
 //! so the slices formed here are in bounds.
 
-/// How a product is computed (see the file comment).
+use super::matmul_blocked::{self, host_simd, Simd, Strided};
+
+/// How a dense product is computed (see the file comment).
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum MatmulMethod {
-    Rows = 0,
-    SparseRows = 1,
+pub(crate) enum DenseMethod {
+    Exact = 0,
+    Blocked = 1,
     Gemm = 2,
-    /// Count the zeros of `a` at each call: `SparseRows` when at most an
-    /// eighth of `a` is nonzero, `Gemm` otherwise.
-    Adaptive = 3,
 }
 
-/// `Adaptive` takes the sparse path at or below this fraction of nonzeros
-/// (measured: at 10% nonzero spikes, 32x128 @ 128x128 took 10.4 us sparse
-/// against 13.4 us through GEMM; at 1%, 12.8 against 17.3 us with the
-/// spike computation included).
+/// Whether the zero entries of the left operand are skipped.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ZeroSkipping {
+    Never = 0,
+    /// Count the zeros at each call; skip them when at most
+    /// `SPARSE_DENSITY` of the operand is nonzero.
+    WhenSparse = 1,
+}
+
+/// `ZeroSkipping::WhenSparse` takes the sparse path at or below this
+/// fraction of nonzeros. Measured, 32x256 @ 256x256 with the blocked
+/// kernels: 5.1 us sparse against 40 us dense at 1% nonzeros, 14.6 against
+/// 38 us at 10%, 38.9 against 38.0 us at 20%; 16x128 @ 128x10 broke even
+/// at 1%.
 const SPARSE_DENSITY: f32 = 0.125;
 
 /// `c = op(a) @ op(b)` (or `c += ...` when `accumulate`), `op(a)` being
@@ -51,7 +70,18 @@ pub(crate) struct MatmulDesc {
     pub transpose_lhs: bool,
     pub transpose_rhs: bool,
     pub accumulate: bool,
-    pub method: MatmulMethod,
+    pub dense: DenseMethod,
+    pub zeros: ZeroSkipping,
+}
+
+impl MatmulDesc {
+    /// The methods, as the schedule listing shows them.
+    pub fn method_text(&self) -> String {
+        match self.zeros {
+            ZeroSkipping::Never => format!("{:?}", self.dense),
+            ZeroSkipping::WhenSparse => format!("{:?}, zeros skipped when sparse", self.dense),
+        }
+    }
 }
 
 /// The symbol generated code calls.
@@ -84,19 +114,145 @@ pub(crate) unsafe extern "C" fn neurojit_matmul(
         }
         let a = std::slice::from_raw_parts(a, m * k);
         let b = std::slice::from_raw_parts(b, k * n);
-        match d.method {
-            MatmulMethod::Gemm => gemm(d, a, b, c),
-            MatmulMethod::Rows => rows_dispatch(d, a, b, c, false),
-            MatmulMethod::SparseRows => rows_dispatch(d, a, b, c, true),
-            MatmulMethod::Adaptive => {
-                let nonzeros = a.iter().filter(|&&x| x != 0.0).count();
-                if nonzeros as f32 <= SPARSE_DENSITY * a.len() as f32 {
-                    rows_dispatch(d, a, b, c, true)
-                } else {
-                    gemm(d, a, b, c)
+        let skip_zeros = match d.zeros {
+            ZeroSkipping::Never => false,
+            ZeroSkipping::WhenSparse => is_sparse(a),
+        };
+        match d.dense {
+            DenseMethod::Exact => exact_dispatch(d, a, b, c, skip_zeros),
+            DenseMethod::Gemm if !skip_zeros => gemm(d, a, b, c),
+            DenseMethod::Blocked | DenseMethod::Gemm => match host_simd() {
+                Some(simd) => blocked_dispatch(simd, d, a, b, c, skip_zeros),
+                // Without AVX2 and FMA: the row loops where they are fast
+                // (skipping zeros, or too small to pay for packing).
+                None if skip_zeros || m * k * n <= SMALL_WITHOUT_FMA => {
+                    exact_dispatch(d, a, b, c, skip_zeros)
                 }
+                None => gemm(d, a, b, c),
+            },
+        }
+    }
+}
+
+/// Without the blocked kernels, dense products with at most this many
+/// multiply-adds use the row loops rather than the packed GEMM (measured
+/// crossover with AVX2 row loops).
+const SMALL_WITHOUT_FMA: usize = 4096;
+
+/// Whether at most `SPARSE_DENSITY` of `a` is nonzero.
+fn is_sparse(a: &[f32]) -> bool {
+    // Counted in chunks, which the compiler vectorises.
+    let mut nonzeros = 0usize;
+    let mut chunks = a.chunks_exact(16);
+    for chunk in &mut chunks {
+        nonzeros += chunk.iter().map(|&x| usize::from(x != 0.0)).sum::<usize>();
+    }
+    nonzeros += chunks
+        .remainder()
+        .iter()
+        .map(|&x| usize::from(x != 0.0))
+        .sum::<usize>();
+    nonzeros as f32 <= SPARSE_DENSITY * a.len() as f32
+}
+
+/// The blocked kernels of `matmul_blocked.rs`, with this thread's working
+/// memory.
+fn blocked_dispatch(
+    simd: Simd,
+    d: &MatmulDesc,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    skip_zeros: bool,
+) {
+    WORKSPACE.with(|w| match w.try_borrow_mut() {
+        Ok(mut w) => blocked(simd, d, a, b, c, skip_zeros, &mut w),
+        Err(_) => blocked(simd, d, a, b, c, skip_zeros, &mut Workspace::default()),
+    });
+}
+
+/// A transposed right operand is not read in place: either it is copied
+/// into row-major order (`k*n` floats), or, when that is more, the product
+/// is computed transposed, `c^T = b @ op(a)^T`, which copies `op(a)` (unless
+/// it is stored transposed already) and the result (`m*k + m*n` floats).
+fn blocked(
+    simd: Simd,
+    d: &MatmulDesc,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    skip_zeros: bool,
+    w: &mut Workspace,
+) {
+    let (m, k, n) = (d.m, d.k, d.n);
+    let row_major = |ptr: *const f32, cols: usize| Strided {
+        ptr,
+        row_stride: cols,
+        col_stride: 1,
+    };
+    // SAFETY (whole body): `host_simd` returned `simd`; every buffer handed
+    // to a kernel holds the floats its shape says (the workspace buffers are
+    // resized first), and outputs are distinct from inputs.
+    unsafe {
+        let lhs_copy = if d.transpose_lhs { 0 } else { m * k };
+        if d.transpose_rhs && !skip_zeros && lhs_copy + m * n < k * n {
+            // op(a)^T, k x m row-major: `a` itself when it is transposed.
+            let lhs_t = if d.transpose_lhs {
+                a.as_ptr()
+            } else {
+                resize(&mut w.lhs, k * m);
+                matmul_blocked::transpose(a.as_ptr(), m, k, w.lhs.as_mut_ptr(), false);
+                w.lhs.as_ptr()
+            };
+            resize(&mut w.product, n * m);
+            let product = w.product.as_mut_ptr();
+            matmul_blocked::dense(
+                simd,
+                (n, k, m),
+                row_major(b.as_ptr(), k),
+                lhs_t,
+                product,
+                false,
+            );
+            matmul_blocked::transpose(product, n, m, c.as_mut_ptr(), d.accumulate);
+        } else {
+            let b = if d.transpose_rhs {
+                resize(&mut w.rhs, k * n);
+                matmul_blocked::transpose(b.as_ptr(), n, k, w.rhs.as_mut_ptr(), false);
+                w.rhs.as_ptr()
+            } else {
+                b.as_ptr()
+            };
+            let lhs = if d.transpose_lhs && skip_zeros {
+                // Rows of op(a) are scanned for nonzeros fastest when they
+                // are contiguous.
+                resize(&mut w.lhs, m * k);
+                matmul_blocked::transpose(a.as_ptr(), k, m, w.lhs.as_mut_ptr(), false);
+                row_major(w.lhs.as_ptr(), k)
+            } else if d.transpose_lhs {
+                Strided {
+                    ptr: a.as_ptr(),
+                    row_stride: 1,
+                    col_stride: m,
+                }
+            } else {
+                row_major(a.as_ptr(), k)
+            };
+            let c = c.as_mut_ptr();
+            if skip_zeros {
+                matmul_blocked::sparse(simd, (m, k, n), lhs, b, c, d.accumulate, &mut w.terms);
+            } else {
+                matmul_blocked::dense(simd, (m, k, n), lhs, b, c, d.accumulate);
             }
         }
+    }
+    clear_upper_vector_state();
+}
+
+/// Makes `buffer` hold exactly `len` floats (contents unspecified).
+fn resize(buffer: &mut Vec<f32>, len: usize) {
+    if buffer.len() != len {
+        buffer.resize(len, 0.0);
     }
 }
 
@@ -146,21 +302,29 @@ fn clear_upper_vector_state() {
     }
 }
 
-fn rows_dispatch(d: &MatmulDesc, a: &[f32], b: &[f32], c: &mut [f32], skip_zeros: bool) {
+/// The exact row loops, with this thread's working memory.
+fn exact_dispatch(d: &MatmulDesc, a: &[f32], b: &[f32], c: &mut [f32], skip_zeros: bool) {
     WORKSPACE.with(|w| match w.try_borrow_mut() {
         Ok(mut w) => {
             let w = &mut *w;
-            rows_best(d, a, b, c, skip_zeros, &mut w.terms, &mut w.transposed);
+            rows_best(d, a, b, c, skip_zeros, &mut w.terms, &mut w.rhs);
         }
         Err(_) => rows_best(d, a, b, c, skip_zeros, &mut Vec::new(), &mut Vec::new()),
     });
 }
 
-/// Per-thread buffers of the row loops, reused across calls.
+/// Per-thread buffers of the row loops and blocked kernels, reused across
+/// calls.
 #[derive(Default)]
 struct Workspace {
+    /// Nonzero terms of one row of `a`.
     terms: Vec<(usize, f32)>,
-    transposed: Vec<f32>,
+    /// A transposed copy of `b`.
+    rhs: Vec<f32>,
+    /// A transposed copy of `a`.
+    lhs: Vec<f32>,
+    /// A product computed transposed.
+    product: Vec<f32>,
 }
 
 thread_local! {
@@ -315,30 +479,54 @@ mod tests {
 
     #[test]
     fn every_method_and_transpose_agrees_with_the_definition() {
-        let (m, k, n) = (5, 7, 3);
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| ((i * 3) % 4) as f32 * 0.5).collect();
-        for method in [
-            MatmulMethod::Rows,
-            MatmulMethod::SparseRows,
-            MatmulMethod::Gemm,
-        ] {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                let d = MatmulDesc {
-                    m,
-                    k,
-                    n,
-                    transpose_lhs: ta,
-                    transpose_rhs: tb,
-                    accumulate: true,
-                    method,
-                };
-                let mut c = vec![1.0f32; m * n];
-                unsafe { neurojit_matmul(&d, a.as_ptr(), b.as_ptr(), c.as_mut_ptr()) };
-                let expected = naive(m, k, n, ta, tb, &a, &b);
-                for (x, y) in c.iter().zip(&expected) {
-                    // Small integers and halves: exact in any order.
-                    assert_eq!(*x, y + 1.0, "{method:?} ta={ta} tb={tb}");
+        // (2, 20, 24) computes transposed-rhs products transposed.
+        for (m, k, n) in [(5, 7, 3), (2, 20, 24)] {
+            let dense: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
+            // One entry in eleven nonzero: below the sparse threshold.
+            let sparse: Vec<f32> = (0..m * k)
+                .map(|i| {
+                    if i % 11 == 0 {
+                        (i % 3) as f32 + 1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 3) % 4) as f32 * 0.5).collect();
+            for a in [&dense, &sparse] {
+                for dense_method in [DenseMethod::Exact, DenseMethod::Blocked, DenseMethod::Gemm] {
+                    for zeros in [ZeroSkipping::Never, ZeroSkipping::WhenSparse] {
+                        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)]
+                        {
+                            for accumulate in [false, true] {
+                                let d = MatmulDesc {
+                                    m,
+                                    k,
+                                    n,
+                                    transpose_lhs: ta,
+                                    transpose_rhs: tb,
+                                    accumulate,
+                                    dense: dense_method,
+                                    zeros,
+                                };
+                                let mut c = vec![1.0f32; m * n];
+                                unsafe {
+                                    neurojit_matmul(&d, a.as_ptr(), b.as_ptr(), c.as_mut_ptr())
+                                };
+                                let expected = naive(m, k, n, ta, tb, a, &b);
+                                let start = if accumulate { 1.0 } else { 0.0 };
+                                for (x, y) in c.iter().zip(&expected) {
+                                    // Small integers and halves: exact in any order.
+                                    assert_eq!(
+                                        *x,
+                                        y + start,
+                                        "{m}x{k}x{n} {} ta={ta} tb={tb} acc={accumulate}",
+                                        d.method_text()
+                                    );
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
