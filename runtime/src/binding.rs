@@ -79,9 +79,9 @@ pub(crate) fn plan(program: &'static str, graph: &Graph) -> Result<Plan, Runtime
             OutKind::Moment => Sink::Moment(o.slot),
         };
         if sinks.contains(&sink) {
-            return Err(RuntimeError::Unbound {
+            return Err(RuntimeError::SharedOutput {
                 program,
-                what: format!("a second output `{}` for the same buffer", o.name),
+                output: o.name.clone(),
             });
         }
         sinks.push(sink);

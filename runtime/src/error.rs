@@ -17,6 +17,14 @@ pub enum RuntimeError {
     },
     #[error("the {program} program reads or writes `{what}`, which the runtime does not provide")]
     Unbound { program: &'static str, what: String },
+    #[error(
+        "the {program} program writes output `{output}` to a buffer another of its outputs \
+         writes: expected one output per buffer"
+    )]
+    SharedOutput {
+        program: &'static str,
+        output: String,
+    },
     #[error("{what}: expected {expected} values, got {got}")]
     Length {
         what: String,

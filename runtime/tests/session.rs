@@ -159,6 +159,24 @@ fn an_optimiser_program_updates_parameters() {
 }
 
 #[test]
+fn two_outputs_to_one_buffer_are_an_error_naming_the_second() {
+    let s = session();
+    let mut g = Graph::new();
+    let a = g.arg(ArgKind::Param, 1, "a", Shape::from([N]));
+    let doubled = g.add(a, a).unwrap();
+    g.output(OutKind::Param, 1, "a", a);
+    g.output(OutKind::Param, 1, "a twice", doubled);
+    let err = Optimizer::new(&g, &Interpreter, &s).err().unwrap();
+    let message = err.to_string();
+    assert!(
+        message.contains("optimiser")
+            && message.contains("`a twice`")
+            && message.contains("expected one output per buffer"),
+        "{message}"
+    );
+}
+
+#[test]
 fn restored_moments_must_fit_each_moment() {
     let s = session();
     // Momentum on both parameters: moment p accumulates parameter p's
