@@ -98,6 +98,7 @@ fn option_variants() -> Vec<JitOptions> {
         },
         JitOptions {
             packed_gemm_from: 0,
+            inline_matmul: 0,
             sparse_spikes: false,
             ..base
         },
@@ -378,6 +379,34 @@ fn jit_matmul_all_transposes_and_odd_sizes() {
             let args = vec![d.vec(m * k, -1.0, 1.0), d.vec(k * n, -1.0, 1.0)];
             let scale = (k as f32).sqrt();
             compare_all_options(&g, &args, &[Tol::Rel(2e-6 * scale), Tol::Rel(4e-6 * scale)]);
+        }
+    }
+}
+
+#[test]
+fn jit_tiny_matmuls_are_inline_and_exact() {
+    for (m, k, n) in [(1, 1, 1), (1, 3, 3), (2, 4, 5), (4, 4, 4)] {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut g = Graph::new();
+            let a_dims = if ta { [k, m] } else { [m, k] };
+            let b_dims = if tb { [n, k] } else { [k, n] };
+            let a = input(&mut g, 0, &a_dims);
+            let b = input(&mut g, 1, &b_dims);
+            let c = g.matmul_transposed(a, b, ta, tb).unwrap();
+            record(&mut g, c);
+            g.push_output(Output {
+                kind: OutKind::ParamGrad,
+                slot: 0,
+                name: "grad".into(),
+                value: c,
+                accumulate: true,
+            });
+            let schedule = neurojit_compiler::jit::schedule_text(&g).unwrap();
+            assert!(schedule.contains("Inline"), "{schedule}");
+            let mut d = Data::new((m * 100 + k * 10 + n) as u64);
+            // Values whose sums round differently in another order.
+            let args = vec![d.vec(m * k, -3.0, 3.0), d.vec(k * n, -3.0, 3.0)];
+            compare_with(&g, &args, &[Tol::Exact], &Jit::new());
         }
     }
 }

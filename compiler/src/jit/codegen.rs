@@ -5,12 +5,12 @@
 //! — a table of argument buffers in `graph.args()` order, a table of output
 //! buffers in `graph.outputs()` order, and the kernel's scratch buffer. The
 //! body runs the schedule's steps in order: loops (`lower_loops.rs`) and
-//! matmul calls (`lower_matmul.rs`). Buffer base addresses are loaded once,
+//! matmuls (`lower_matmul.rs`: inline code or calls). Buffer base addresses are loaded once,
 //! at the top level, so every later step can use them.
 
 use super::lower_loops;
 use super::lower_matmul;
-use super::matmul_shims::MatmulDesc;
+use super::matmul_shims::{DenseMethod, MatmulDesc};
 use super::schedule::{Home, Schedule, StepKind};
 use super::simd::Features;
 use super::JitOptions;
@@ -151,11 +151,15 @@ impl Emitter<'_, '_> {
         };
         let desc = lower_matmul::describe(self.graph, v, accumulate, self.options)
             .ok_or_else(|| CompileError::Codegen(format!("no matmul descriptor for %{}", v.0)))?;
+        let (a, b, c) = (self.home(lhs)?, self.home(rhs)?, self.home(v)?);
+        let (a, b, c) = (self.base(a), self.base(b), self.base(c));
+        if desc.dense == DenseMethod::Inline {
+            lower_matmul::emit_inline(&mut self.b, &desc, (a, b, c));
+            return Ok(());
+        }
         let desc = Box::new(desc);
         let desc_address = &*desc as *const MatmulDesc as i64;
         self.descriptors.push(desc);
-        let (a, b, c) = (self.home(lhs)?, self.home(rhs)?, self.home(v)?);
-        let (a, b, c) = (self.base(a), self.base(b), self.base(c));
         let d = self.b.ins().iconst(I64, desc_address);
         self.b.ins().call(self.matmul_fn, &[d, a, b, c]);
         Ok(())

@@ -1,17 +1,25 @@
-//! Codegen for matmul steps: a call to `neurojit_matmul` (see
-//! `matmul_shims.rs`) with a descriptor fixed at compile time.
+//! Codegen for matmul steps: straight-line code for tiny products, a call
+//! to `neurojit_matmul` (see `matmul_shims.rs`) with a descriptor fixed at
+//! compile time for the others.
 //!
-//! The methods come from the options: the blocked kernels unless
-//! `JitOptions::exact_matmul` asks for the interpreter's order or the
-//! product reaches `JitOptions::packed_gemm_from`; with
-//! `JitOptions::sparse_spikes`, every product checks at each call whether
-//! its left operand is mostly zeros (spike trains often are, whether they
-//! come from a spike op or arrive as a state or tape argument, but not
-//! always).
+//! Products of at most `JitOptions::inline_matmul` multiply-adds (a
+//! batch-1 network's per-timestep products, 1x3 @ 3x3) are emitted inline,
+//! each element summed in the interpreter's order, so they cost no call and
+//! match the interpreter bit for bit. For the others the methods come from
+//! the options: the blocked kernels unless `JitOptions::exact_matmul` asks
+//! for the interpreter's order or the product reaches
+//! `JitOptions::packed_gemm_from`; with `JitOptions::sparse_spikes`, every
+//! product checks at each call whether its left operand is mostly zeros
+//! (spike trains often are, whether they come from a spike op or arrive as
+//! a state or tape argument, but not always).
 
 use super::matmul_shims::{DenseMethod, MatmulDesc, ZeroSkipping};
+use super::simd::element_flags;
 use super::JitOptions;
 use crate::ir::{Graph, Op, Value};
+use cranelift_codegen::ir::types::F32;
+use cranelift_codegen::ir::{InstBuilder, Value as ClifValue};
+use cranelift_frontend::FunctionBuilder;
 
 /// The descriptor for matmul node `v`, writing (or adding into) its result.
 pub(crate) fn describe(
@@ -37,7 +45,9 @@ pub(crate) fn describe(
         lhs_dims[1]
     };
     let work = m.saturating_mul(k).saturating_mul(n);
-    let dense = if options.exact_matmul {
+    let dense = if work <= options.inline_matmul {
+        DenseMethod::Inline
+    } else if options.exact_matmul {
         DenseMethod::Exact
     } else if work >= options.packed_gemm_from {
         DenseMethod::Gemm
@@ -59,4 +69,61 @@ pub(crate) fn describe(
         dense,
         zeros,
     })
+}
+
+/// Emits `c = op(a) @ op(b)` (or `c += ...`) as straight-line scalar code
+/// reading the buffers at `a`, `b` and `c`: every operand is loaded once,
+/// then each element of `c` is `0 + a[i, 0] * b[0, j] + a[i, 1] * b[1, j] +
+/// ...` in ascending order, each product rounded, as the interpreter sums.
+pub(crate) fn emit_inline(
+    b: &mut FunctionBuilder,
+    d: &MatmulDesc,
+    (a_base, b_base, c_base): (ClifValue, ClifValue, ClifValue),
+) {
+    let (m, k, n) = (d.m, d.k, d.n);
+    let mut load = |base: ClifValue, index: usize| {
+        b.ins().load(F32, element_flags(), base, (4 * index) as i32)
+    };
+    // Element (i, p) of op(a), and (p, j) of op(b).
+    let lhs: Vec<ClifValue> = (0..m * k)
+        .map(|ip| {
+            let (i, p) = (ip / k, ip % k);
+            load(
+                a_base,
+                if d.transpose_lhs {
+                    p * m + i
+                } else {
+                    i * k + p
+                },
+            )
+        })
+        .collect();
+    let rhs: Vec<ClifValue> = (0..k * n)
+        .map(|pj| {
+            let (p, j) = (pj / n, pj % n);
+            load(
+                b_base,
+                if d.transpose_rhs {
+                    j * k + p
+                } else {
+                    p * n + j
+                },
+            )
+        })
+        .collect();
+    for i in 0..m {
+        for j in 0..n {
+            let mut sum = b.ins().f32const(0.0);
+            for p in 0..k {
+                let product = b.ins().fmul(lhs[i * k + p], rhs[p * n + j]);
+                sum = b.ins().fadd(sum, product);
+            }
+            let offset = (4 * (i * n + j)) as i32;
+            if d.accumulate {
+                let old = b.ins().load(F32, element_flags(), c_base, offset);
+                sum = b.ins().fadd(old, sum);
+            }
+            b.ins().store(element_flags(), sum, c_base, offset);
+        }
+    }
 }

@@ -40,6 +40,10 @@ pub(crate) enum DenseMethod {
     Exact = 0,
     Blocked = 1,
     Gemm = 2,
+    /// Straight-line code in the kernel itself, in the interpreter's order
+    /// (see `lower_matmul.rs`); never called here, and computed like
+    /// `Exact` if it were.
+    Inline = 3,
 }
 
 /// Whether the zero entries of the left operand are skipped.
@@ -77,6 +81,9 @@ pub(crate) struct MatmulDesc {
 impl MatmulDesc {
     /// The methods, as the schedule listing shows them.
     pub fn method_text(&self) -> String {
+        if self.dense == DenseMethod::Inline {
+            return "Inline".to_string();
+        }
         match self.zeros {
             ZeroSkipping::Never => format!("{:?}", self.dense),
             ZeroSkipping::WhenSparse => format!("{:?}, zeros skipped when sparse", self.dense),
@@ -119,7 +126,7 @@ pub(crate) unsafe extern "C" fn neurojit_matmul(
             ZeroSkipping::WhenSparse => is_sparse(a),
         };
         match d.dense {
-            DenseMethod::Exact => exact_dispatch(d, a, b, c, skip_zeros),
+            DenseMethod::Exact | DenseMethod::Inline => exact_dispatch(d, a, b, c, skip_zeros),
             DenseMethod::Gemm if !skip_zeros => gemm(d, a, b, c),
             DenseMethod::Blocked | DenseMethod::Gemm => match host_simd() {
                 Some(simd) => blocked_dispatch(simd, d, a, b, c, skip_zeros),

@@ -9,10 +9,10 @@
 //!   vector tail (`lower_elementwise.rs` per op, `math.rs` for
 //!   exp/log/floor, `lower_reduce.rs` for reductions, `simd.rs` for the
 //!   vector helpers, `access.rs` for index math);
-//! - `lower_matmul.rs` emits calls to the matmul routines of
-//!   `matmul_shims.rs` (register-blocked FMA kernels in
-//!   `matmul_blocked.rs`, with zero-skipping rows for spike trains; tuned
-//!   GEMM; exact row loops);
+//! - `lower_matmul.rs` emits tiny matmuls inline and calls the matmul
+//!   routines of `matmul_shims.rs` for the others (register-blocked FMA
+//!   kernels in `matmul_blocked.rs`, with zero-skipping rows for spike
+//!   trains; tuned GEMM; exact row loops);
 //! - `module.rs` compiles with Cranelift for the host (`opt_level=speed`,
 //!   FMA when the host has AVX+FMA), `cache.rs` reuses code for identical
 //!   graphs, `compiled.rs` is the callable kernel, `inspect.rs` prints the
@@ -25,7 +25,8 @@
 //!   `f32::ln`; `tests/jit_props.rs`);
 //! - `reduce_sum` over the innermost axis of four or more elements: summed
 //!   in vector lanes (reassociated);
-//! - matrix products: summed in another order, with fused multiply-adds
+//! - matrix products other than tiny inline ones: summed in another
+//!   order, with fused multiply-adds
 //!   (float reassociation error, growing with the length of the sums);
 //!   skipping zero spikes differs only where the right operand holds inf
 //!   or NaN. With `JitOptions::exact_matmul` they are computed in the
@@ -73,6 +74,10 @@ pub struct JitOptions {
     /// Use the host's `roundps` for floor when it has SSE4.1; when false (or
     /// without SSE4.1), a portable add-magic-number sequence.
     pub native_floor: bool,
+    /// Matmuls with at most this many multiply-adds (m*k*n) are emitted as
+    /// straight-line code in the interpreter's order (exact) instead of
+    /// calling a matmul routine, whose call costs more than such a product.
+    pub inline_matmul: usize,
     /// Compute every matrix product in the interpreter's summation order
     /// (row loops, no FMA), bit-identical to the interpreter. Off by
     /// default: the blocked FMA kernels are 3-5x faster.
@@ -95,6 +100,7 @@ impl Default for JitOptions {
             contract_fma: false,
             allow_fma: true,
             native_floor: true,
+            inline_matmul: 64,
             exact_matmul: false,
             packed_gemm_from: usize::MAX,
             sparse_spikes: true,
