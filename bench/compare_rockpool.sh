@@ -34,7 +34,7 @@ done
     exit 2
 }
 
-cargo build --release --quiet
+[ -n "${NEUROJIT:-}" ] || cargo build --release --quiet
 out=$(mktemp -d)
 echo "results in $out"
 for round in $(seq 1 "$rounds"); do
@@ -48,7 +48,7 @@ for round in $(seq 1 "$rounds"); do
             }
             run_neurojit() {
                 /usr/bin/time -f '%M' -o "$out/nj_rss_${preset}_${n}_${round}" \
-                    target/release/neurojit bench --preset "$preset" --backend jit --threads "$n" \
+                    ${NEUROJIT:-target/release/neurojit} bench --preset "$preset" --backend jit --threads "$n" \
                     --seconds "$seconds" --json | tail -n 1 >> "$out/neurojit.jsonl"
             }
             # Alternate which side runs first.
