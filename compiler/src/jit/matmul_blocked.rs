@@ -49,10 +49,13 @@ impl Simd {
 pub(crate) fn host_simd() -> Option<Simd> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512f") {
+        // Both kernel sets use AVX2 for transposes.
+        let avx2_fma =
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        if avx2_fma && std::is_x86_feature_detected!("avx512f") {
             return Some(Simd::Avx512);
         }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if avx2_fma {
             return Some(Simd::Avx2Fma);
         }
     }
