@@ -32,7 +32,7 @@ pub struct BenchArgs {
     json: bool,
 }
 
-fn preset_names() -> Vec<&'static str> {
+pub(super) fn preset_names() -> Vec<&'static str> {
     PRESETS.iter().map(|p| p.name).collect()
 }
 

@@ -1,13 +1,16 @@
-//! `neurojit ir [SPEC] --stage graph|grad|simplified|clif|asm`: what the
-//! network became at each compilation stage.
+//! `neurojit ir [SPEC | --preset NAME] --stage graph|grad|simplified|schedule|clif|asm`:
+//! what the network became at each compilation stage.
 
 use super::load::spec_or_tutorial;
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use clap::{Args, ValueEnum};
-use neurojit::trace::trace;
+use neurojit::bench::Preset;
+use neurojit::optim::{Adam, Optimizer};
+use neurojit::trace::{trace, TraceOptions, TracedNetwork};
 use neurojit::train::experiment;
 use neurojit_compiler::ir::Graph;
-use neurojit_compiler::jit::{asm_text, optimized_clif_text};
+use neurojit_compiler::jit::{asm_text, optimized_clif_text, schedule_text};
+use neurojit_compiler::program::Slot;
 use neurojit_compiler::program::{
     batch_over_time, compile_training, gradient_graph, simplified_gradient_graph,
 };
@@ -22,6 +25,8 @@ enum Stage {
     Grad,
     /// The programs the runtime runs, simplified and split.
     Simplified,
+    /// How the JIT groups each program's nodes into loops and matmuls.
+    Schedule,
     /// Cranelift IR of each program's kernel.
     Clif,
     /// Machine code of each program's kernel.
@@ -42,27 +47,59 @@ enum Program {
 #[derive(Args, Debug)]
 pub struct IrArgs {
     /// Spec file (the tutorial network when omitted).
+    #[arg(conflicts_with = "preset")]
     spec: Option<PathBuf>,
+    /// A benchmark preset instead of a spec (see `neurojit bench`).
+    #[arg(long, value_parser = super::bench::preset_names())]
+    preset: Option<String>,
     #[arg(long, value_enum, default_value = "simplified")]
     stage: Stage,
-    /// Only this program (simplified, clif and asm stages).
+    /// Only this program (simplified, schedule, clif and asm stages).
     #[arg(long, value_enum)]
     program: Option<Program>,
 }
 
-pub fn run(args: IrArgs) -> Result<ExitCode> {
+/// What the stages are printed for: a traced network and its optimiser's
+/// update program.
+struct Subject {
+    traced: TracedNetwork,
+    timesteps: usize,
+    update: Box<dyn Fn(&[Slot]) -> Result<Graph>>,
+}
+
+fn subject(args: &IrArgs) -> Result<Subject> {
+    if let Some(name) = &args.preset {
+        let preset = Preset::named(name).ok_or_else(|| anyhow!("unknown preset {name}"))?;
+        let network = preset.network(0)?;
+        let options: TraceOptions = preset.trace_options(&network);
+        return Ok(Subject {
+            traced: trace(&network, &options)?,
+            timesteps: options.timesteps,
+            update: Box::new(|params: &[Slot]| Ok(Adam::new(1e-3).update_graph(params, None)?)),
+        });
+    }
     let (spec, _) = spec_or_tutorial(args.spec.as_deref())?;
     let exp = experiment(&spec)?;
-    let traced = trace(exp.network.as_ref(), &exp.trace)?;
-    let step = &traced.program;
+    Ok(Subject {
+        traced: trace(exp.network.as_ref(), &exp.trace)?,
+        timesteps: exp.trace.timesteps,
+        update: Box::new(move |params: &[Slot]| {
+            Ok(exp.optimizer.update_graph(params, exp.clip.as_deref())?)
+        }),
+    })
+}
+
+pub fn run(args: IrArgs) -> Result<ExitCode> {
+    let subject = subject(&args)?;
+    let step = &subject.traced.program;
     match args.stage {
         Stage::Graph => {
             section("step", &step.step);
             section("param_loss", &step.param_loss);
         }
         Stage::Grad => section("step with gradients", &gradient_graph(step)?),
-        Stage::Simplified | Stage::Clif | Stage::Asm => {
-            let programs = batch_over_time(compile_training(step)?, exp.trace.timesteps)?;
+        Stage::Simplified | Stage::Schedule | Stage::Clif | Stage::Asm => {
+            let programs = batch_over_time(compile_training(step)?, subject.timesteps)?;
             if args.stage == Stage::Simplified && args.program.is_none() {
                 let s = &programs.stats;
                 println!(
@@ -74,15 +111,13 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
                     programs.tape.len(),
                     programs.tape_bytes_per_step(),
                     programs.sequences.len(),
-                    exp.trace.timesteps
+                    subject.timesteps
                 );
                 if std::env::var_os("NEUROJIT_IR_COMBINED").is_some() {
                     section("simplified step", &simplified_gradient_graph(step)?);
                 }
             }
-            let update = exp
-                .optimizer
-                .update_graph(&programs.params, exp.clip.as_deref())?;
+            let update = (subject.update)(&programs.params)?;
             let all = [
                 (Program::Prologue, "prologue", &programs.prologue),
                 (Program::Prepass, "prepass", &programs.prepass),
@@ -98,6 +133,7 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
                 }
                 match args.stage {
                     Stage::Simplified => section(name, graph),
+                    Stage::Schedule => text_section(name, &schedule_text(graph)?),
                     Stage::Clif => text_section(name, &optimized_clif_text(graph)?),
                     _ => text_section(name, &asm_text(graph)?),
                 }

@@ -1,6 +1,6 @@
 //! Vector instruction helpers. Every element computation is emitted on
 //! `f32x4` values: full vectors in a loop's body, and partial vectors (1 to
-//! 3 live lanes, loaded and stored lane by lane) for the tail of a row whose
+//! 3 live lanes, loaded and stored in 64- and 32-bit pieces) for the tail of a row whose
 //! length is not a multiple of four. Lanes past the tail hold zeros and
 //! their results are never stored, so one branch-free code path serves
 //! both.
@@ -10,7 +10,7 @@
 //! as a bit mask.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::types::{F32, F32X4, I32, I32X4};
+use cranelift_codegen::ir::types::{F32, F32X4, F64, F64X2, I32, I32X4};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 
@@ -36,6 +36,13 @@ pub(crate) struct Mask(pub Value);
 /// require alignment.
 pub(crate) fn element_flags() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
+}
+
+/// Flags for reinterpreting vectors with a different lane count: lanes in
+/// memory order (x86 is little-endian), so the low `f64` of an `f64x2`
+/// holds `f32` lanes 0 and 1.
+fn lane_order() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little)
 }
 
 /// The instruction helpers, specialised to the host's features.
@@ -84,7 +91,7 @@ impl Simd {
     }
 
     /// Loads `lanes` (1 to 3) consecutive floats into the low lanes; the
-    /// other lanes are zero.
+    /// other lanes are zero. Pairs of lanes move as one 64-bit load.
     pub fn load_partial(
         self,
         b: &mut FunctionBuilder,
@@ -92,18 +99,22 @@ impl Simd {
         offset: i32,
         lanes: usize,
     ) -> Value {
-        let first = b.ins().load(F32, element_flags(), base, offset);
-        let mut v = b.ins().scalar_to_vector(F32X4, first);
-        for lane in 1..lanes {
-            let x = b
-                .ins()
-                .load(F32, element_flags(), base, offset + 4 * lane as i32);
-            v = b.ins().insertlane(v, x, lane as u8);
+        if lanes == 1 {
+            let first = b.ins().load(F32, element_flags(), base, offset);
+            return b.ins().scalar_to_vector(F32X4, first);
+        }
+        let pair = b.ins().load(F64, element_flags(), base, offset);
+        let pair = b.ins().scalar_to_vector(F64X2, pair);
+        let mut v = b.ins().bitcast(F32X4, lane_order(), pair);
+        if lanes == 3 {
+            let x = b.ins().load(F32, element_flags(), base, offset + 8);
+            v = b.ins().insertlane(v, x, 2);
         }
         v
     }
 
-    /// Stores the low `lanes` (1 to 3) lanes of `x`.
+    /// Stores the low `lanes` (1 to 3) lanes of `x`, pairs of lanes as one
+    /// 64-bit store.
     pub fn store_partial(
         self,
         b: &mut FunctionBuilder,
@@ -112,10 +123,17 @@ impl Simd {
         offset: i32,
         lanes: usize,
     ) {
-        for lane in 0..lanes {
-            let v = b.ins().extractlane(x, lane as u8);
-            b.ins()
-                .store(element_flags(), v, base, offset + 4 * lane as i32);
+        if lanes == 1 {
+            let v = b.ins().extractlane(x, 0);
+            b.ins().store(element_flags(), v, base, offset);
+            return;
+        }
+        let pairs = b.ins().bitcast(F64X2, lane_order(), x);
+        let pair = b.ins().extractlane(pairs, 0);
+        b.ins().store(element_flags(), pair, base, offset);
+        if lanes == 3 {
+            let v = b.ins().extractlane(x, 2);
+            b.ins().store(element_flags(), v, base, offset + 8);
         }
     }
 
