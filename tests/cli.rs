@@ -168,6 +168,33 @@ fn ir_prints_every_stage() {
 }
 
 #[test]
+fn ir_shows_a_benchmark_preset_and_its_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    // The recurrent preset's forward step multiplies the previous spikes by
+    // the 128x128 recurrent weights for the batch of 16.
+    let out = neurojit(
+        &[
+            "ir",
+            "--preset",
+            "recurrent",
+            "--stage",
+            "schedule",
+            "--program",
+            "forward",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("matmul [16,128]"), "{text}");
+    assert!(text.contains("loop [16,128"), "{text}");
+    let out = neurojit(&["ir", "--preset", "huge"], dir.path());
+    assert!(!out.status.success());
+    let out = neurojit(&["ir", "spec.toml", "--preset", "tiny"], dir.path());
+    assert!(!out.status.success(), "a spec and a preset conflict");
+}
+
+#[test]
 fn params_filters_by_family_and_shows_bounds() {
     let dir = tempfile::tempdir().unwrap();
     let out = neurojit(&["params", "--family", "taus"], dir.path());
