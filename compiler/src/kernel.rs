@@ -19,6 +19,29 @@ pub trait Kernel: Send + Sync {
     /// elements, all valid for the duration of the call; no output buffer
     /// may overlap another output or any argument.
     unsafe fn run_unchecked(&self, args: &[*const f32], outputs: &[*mut f32]);
+
+    /// Floats of working memory a call needs (see
+    /// [`Kernel::run_unchecked_with_scratch`]).
+    fn scratch_len(&self) -> usize {
+        0
+    }
+
+    /// [`Kernel::run_unchecked`] with working memory the caller owns, so
+    /// that a call need not take the kernel's own (a lock per call).
+    ///
+    /// # Safety
+    /// As for `run_unchecked`; `scratch` must hold at least
+    /// [`Kernel::scratch_len`] floats and overlap no argument or output.
+    unsafe fn run_unchecked_with_scratch(
+        &self,
+        args: &[*const f32],
+        outputs: &[*mut f32],
+        scratch: &mut [f32],
+    ) {
+        let _ = scratch;
+        // SAFETY: forwarded from the caller.
+        unsafe { self.run_unchecked(args, outputs) }
+    }
 }
 
 /// Turns graphs into kernels.

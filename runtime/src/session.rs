@@ -22,13 +22,24 @@ use std::time::Instant;
 struct BoundProgram {
     kernel: Box<dyn Kernel>,
     plan: Plan,
-    /// Per parity: each argument's and output's address at step 0 and its
-    /// stride between steps (see [`BoundProgram::refresh`]).
-    args_at: [Vec<(*const f32, usize)>; 2],
-    outs_at: [Vec<(*mut f32, usize)>; 2],
-    /// Address tables handed to the kernel, filled before each call.
-    arg_ptrs: Vec<*const f32>,
-    out_ptrs: Vec<*mut f32>,
+    /// Per parity: the address tables handed to the kernel, holding each
+    /// argument's and output's address at step 0 until a call moves the
+    /// time-indexed ones (see [`BoundProgram::refresh`]).
+    tables: [AddressTables; 2],
+    /// The kernel's working memory, owned here so that calls take no lock.
+    scratch: Vec<f32>,
+}
+
+/// The kernel's argument and output address tables for one parity, and the
+/// entries that move with the step.
+#[derive(Default)]
+struct AddressTables {
+    args: Vec<*const f32>,
+    outs: Vec<*mut f32>,
+    /// `(index, address at step 0, stride in floats)` of the time-indexed
+    /// arguments and outputs.
+    moving_args: Vec<(usize, *const f32, usize)>,
+    moving_outs: Vec<(usize, *mut f32, usize)>,
 }
 
 // SAFETY: the address tables point into the buffers of the session that owns
@@ -71,12 +82,10 @@ impl BoundProgram {
                 source,
             })?;
         Ok(BoundProgram {
+            scratch: vec![0.0; kernel.scratch_len()],
             kernel,
-            args_at: [Vec::new(), Vec::new()],
-            outs_at: [Vec::new(), Vec::new()],
-            arg_ptrs: vec![std::ptr::null(); plan.sources.len()],
-            out_ptrs: vec![std::ptr::null_mut(); plan.sinks.len()],
             plan,
+            tables: Default::default(),
         })
     }
 
@@ -84,39 +93,61 @@ impl BoundProgram {
     /// of every pass, after the session last touched its buffers through
     /// references, so the addresses are fresh for the whole pass.
     fn refresh(&mut self, buffers: &mut Buffers) {
-        for parity in 0..2 {
-            self.args_at[parity] = self
+        for (parity, table) in self.tables.iter_mut().enumerate() {
+            let args: Vec<_> = self
                 .plan
                 .sources
                 .iter()
                 .map(|s| buffers.source_ptr(*s, parity))
                 .collect();
-            self.outs_at[parity] = self
+            let outs: Vec<_> = self
                 .plan
                 .sinks
                 .iter()
                 .map(|s| buffers.sink_ptr(*s, parity))
                 .collect();
+            *table = AddressTables {
+                args: args.iter().map(|&(base, _)| base).collect(),
+                outs: outs.iter().map(|&(base, _)| base).collect(),
+                moving_args: moving(&args),
+                moving_outs: moving(&outs),
+            };
         }
     }
 
     /// Runs the program at step `t`, reading state copy `parity`. The
     /// tables must have been refreshed since the buffers were last touched.
     fn call(&mut self, t: usize, parity: usize) {
-        for (ptr, &(base, stride)) in self.arg_ptrs.iter_mut().zip(&self.args_at[parity]) {
-            *ptr = base.wrapping_add(t * stride);
+        let table = &mut self.tables[parity];
+        for &(index, base, stride) in &table.moving_args {
+            table.args[index] = base.wrapping_add(t * stride);
         }
-        for (ptr, &(base, stride)) in self.out_ptrs.iter_mut().zip(&self.outs_at[parity]) {
-            *ptr = base.wrapping_add(t * stride);
+        for &(index, base, stride) in &table.moving_outs {
+            table.outs[index] = base.wrapping_add(t * stride);
         }
         // SAFETY: `bind` checked every source and sink against the length of
         // the buffer it maps to, and buffers are never resized, so each
         // address (row `t < steps` of a time-indexed buffer) holds exactly
         // the elements the kernel expects. Sources and sinks never share a
         // buffer: states and adjoints are read from one copy and written to
-        // the other, and no program reads what it writes.
-        unsafe { self.kernel.run_unchecked(&self.arg_ptrs, &self.out_ptrs) }
+        // the other, and no program reads what it writes. The scratch
+        // buffer is this program's own.
+        unsafe {
+            self.kernel
+                .run_unchecked_with_scratch(&table.args, &table.outs, &mut self.scratch)
+        }
     }
+}
+
+/// The entries of an address table (address at step 0, stride) that move
+/// with the step.
+fn moving<P: Copy>(entries: &[(P, usize)]) -> Vec<(usize, P, usize)> {
+    entries
+        .iter()
+        .enumerate()
+        .filter(|(_, &(_, stride))| stride != 0)
+        .map(|(index, &(base, stride))| (index, base, stride))
+        .collect()
 }
 
 /// Checks that a program's argument or output (`what`, bound to `binding`)

@@ -100,6 +100,24 @@ impl Kernel for JitKernel {
         Ok(())
     }
 
+    fn scratch_len(&self) -> usize {
+        self.code.scratch_len
+    }
+
+    unsafe fn run_unchecked_with_scratch(
+        &self,
+        args: &[*const f32],
+        outputs: &[*mut f32],
+        scratch: &mut [f32],
+    ) {
+        debug_assert_eq!(args.len(), self.arg_lens.len());
+        debug_assert_eq!(outputs.len(), self.output_lens.len());
+        assert!(scratch.len() >= self.code.scratch_len, "scratch too short");
+        let entry = self.code.entry();
+        // SAFETY: the caller guarantees the tables and the scratch buffer.
+        unsafe { entry(args.as_ptr(), outputs.as_ptr(), scratch.as_mut_ptr()) };
+    }
+
     unsafe fn run_unchecked(&self, args: &[*const f32], outputs: &[*mut f32]) {
         debug_assert_eq!(args.len(), self.arg_lens.len());
         debug_assert_eq!(outputs.len(), self.output_lens.len());
