@@ -50,6 +50,9 @@ pub struct BenchResult {
     pub first_loss: f32,
     /// Whether the first step's gradient was not finite (see [`measure`]).
     pub diverges: bool,
+    /// Threads the step ran on: those requested, at most one per sample of
+    /// the batch (see [`Trainer`]).
+    pub threads: usize,
 }
 
 /// Measures `preset` on `backend`.
@@ -108,5 +111,6 @@ pub fn measure(
         tape_bytes_per_step: trainer.tape_bytes_per_step(),
         first_loss,
         diverges,
+        threads: trainer.threads(),
     })
 }

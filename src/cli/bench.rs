@@ -55,23 +55,21 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     for name in &args.preset {
         let preset = Preset::named(name).ok_or_else(|| anyhow!("unknown preset {name}"))?;
         println!(
-            "preset {} (batch {}, T {}, {} thread{})",
-            preset.name,
-            preset.batch,
-            preset.steps,
-            args.threads,
-            if args.threads == 1 { "" } else { "s" }
+            "preset {} (batch {}, T {})",
+            preset.name, preset.batch, preset.steps
         );
         let mut results: Vec<(BackendKind, BenchResult)> = Vec::new();
         for backend in &args.backend {
             let kind = BackendKind::parse(backend).expect("clap checked the name");
             let r = measure(&preset, kind, &options)?;
             println!(
-                "  {:<6} step {:>10.3} ms   compile {:>8.2} ms   tape {} B/step   ({} samples, first loss {:.6}{})",
+                "  {:<6} step {:>10.3} ms   compile {:>8.2} ms   tape {} B/step   ({} thread{}, {} samples, first loss {:.6}{})",
                 kind.name(),
                 r.step_s * 1e3,
                 r.compile_s * 1e3,
                 r.tape_bytes_per_step,
+                r.threads,
+                if r.threads == 1 { "" } else { "s" },
                 r.samples,
                 r.first_loss,
                 if r.diverges { ", first gradient not finite" } else { "" }
@@ -95,7 +93,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         obj.insert("preset".into(), json!(preset.name));
         obj.insert("batch".into(), json!(preset.batch));
         obj.insert("T".into(), json!(preset.steps));
+        // `threads` as requested (as Rockpool's anchor script reports its
+        // setting), `threads_used` as run: at most one per batch sample.
         obj.insert("threads".into(), json!(args.threads));
+        let used = results.iter().map(|(_, r)| r.threads).max();
+        obj.insert("threads_used".into(), json!(used.unwrap_or(args.threads)));
         for (kind, r) in &results {
             obj.insert(
                 kind.name().into(),

@@ -175,10 +175,11 @@ fn read_sequences_not_tape(
 /// Where the epilogue reads all timesteps of a backward value, and their
 /// `(T*B, n)` shape. A value that is not already a row of the input, the
 /// tape or a sequence becomes a new sequence the backward step writes (an
-/// output added to `written`).
+/// output added to `written`), named `role`.
 fn sequence_of(
     backward: &Graph,
     v: Value,
+    role: String,
     steps: usize,
     sequences: &mut Vec<Slot>,
     written: &mut Vec<Output>,
@@ -198,7 +199,7 @@ fn sequence_of(
         }
         Some(_) => return None,
         None => {
-            let name = format!("%{}", v.0);
+            let name = role;
             let slot = new_sequence(sequences, name.clone(), backward.shape(v));
             written.push(Output {
                 kind: OutKind::Sequence,
@@ -241,8 +242,27 @@ fn batch_weight_gradients(
                     transpose_rhs: false,
                 },
             ) if time_varying[lhs.index()] && time_varying[rhs.index()] => {
-                let a = sequence_of(backward, lhs, steps, sequences, &mut written, &mut known);
-                let g = sequence_of(backward, rhs, steps, sequences, &mut written, &mut known);
+                // The gradient is Σ_t a_tᵀ g_t.
+                let role = |side: &str| format!("{side} of {} grad", out.name);
+                let (a_role, g_role) = (role("a"), role("g"));
+                let a = sequence_of(
+                    backward,
+                    lhs,
+                    a_role,
+                    steps,
+                    sequences,
+                    &mut written,
+                    &mut known,
+                );
+                let g = sequence_of(
+                    backward,
+                    rhs,
+                    g_role,
+                    steps,
+                    sequences,
+                    &mut written,
+                    &mut known,
+                );
                 a.zip(g)
             }
             _ => None,
