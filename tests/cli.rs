@@ -190,8 +190,18 @@ fn ir_shows_a_benchmark_preset_and_its_schedule() {
     assert!(text.contains("loop [16,128"), "{text}");
     let out = neurojit(&["ir", "--preset", "huge"], dir.path());
     assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("invalid value 'huge'"),
+        "{}",
+        stderr(&out)
+    );
     let out = neurojit(&["ir", "spec.toml", "--preset", "tiny"], dir.path());
     assert!(!out.status.success(), "a spec and a preset conflict");
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

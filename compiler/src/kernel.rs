@@ -20,8 +20,8 @@ pub trait Kernel: Send + Sync {
     /// may overlap another output or any argument.
     unsafe fn run_unchecked(&self, args: &[*const f32], outputs: &[*mut f32]);
 
-    /// Floats of working memory a call needs (see
-    /// [`Kernel::run_unchecked_with_scratch`]).
+    /// Floats of caller-owned memory [`Kernel::run_unchecked_with_scratch`]
+    /// needs; 0 when the kernel needs none (or keeps its own).
     fn scratch_len(&self) -> usize {
         0
     }

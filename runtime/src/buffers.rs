@@ -26,7 +26,9 @@ pub(crate) struct Buffers {
     pub inputs: Vec<Vec<f32>>,
     pub targets: Vec<f32>,
     pub predictions: Vec<f32>,
-    pub loss: [f32; 1],
+    /// On the heap like every other buffer, so that addresses taken from
+    /// the buffers stay valid when the session moves.
+    pub loss: Box<[f32; 1]>,
 }
 
 fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {
@@ -52,7 +54,7 @@ impl Buffers {
             inputs: input_buffers(p, steps),
             targets: vec![0.0; p.target.numel() * steps],
             predictions: vec![0.0; p.prediction.numel() * steps],
-            loss: [0.0],
+            loss: Box::new([0.0]),
         }
     }
 

@@ -26,7 +26,8 @@ struct BoundProgram {
     /// argument's and output's address at step 0 until a call moves the
     /// time-indexed ones (see [`BoundProgram::refresh`]).
     tables: [AddressTables; 2],
-    /// The kernel's working memory, owned here so that calls take no lock.
+    /// The kernel's working memory, owned here so that JIT kernels run
+    /// without taking a lock per call.
     scratch: Vec<f32>,
 }
 
@@ -94,24 +95,25 @@ impl BoundProgram {
     /// references, so the addresses are fresh for the whole pass.
     fn refresh(&mut self, buffers: &mut Buffers) {
         for (parity, table) in self.tables.iter_mut().enumerate() {
-            let args: Vec<_> = self
-                .plan
-                .sources
-                .iter()
-                .map(|s| buffers.source_ptr(*s, parity))
-                .collect();
-            let outs: Vec<_> = self
-                .plan
-                .sinks
-                .iter()
-                .map(|s| buffers.sink_ptr(*s, parity))
-                .collect();
-            *table = AddressTables {
-                args: args.iter().map(|&(base, _)| base).collect(),
-                outs: outs.iter().map(|&(base, _)| base).collect(),
-                moving_args: moving(&args),
-                moving_outs: moving(&outs),
-            };
+            // Refilled in place: a pass allocates nothing here.
+            table.args.clear();
+            table.moving_args.clear();
+            for (index, source) in self.plan.sources.iter().enumerate() {
+                let (base, stride) = buffers.source_ptr(*source, parity);
+                table.args.push(base);
+                if stride != 0 {
+                    table.moving_args.push((index, base, stride));
+                }
+            }
+            table.outs.clear();
+            table.moving_outs.clear();
+            for (index, sink) in self.plan.sinks.iter().enumerate() {
+                let (base, stride) = buffers.sink_ptr(*sink, parity);
+                table.outs.push(base);
+                if stride != 0 {
+                    table.moving_outs.push((index, base, stride));
+                }
+            }
         }
     }
 
@@ -137,17 +139,6 @@ impl BoundProgram {
                 .run_unchecked_with_scratch(&table.args, &table.outs, &mut self.scratch)
         }
     }
-}
-
-/// The entries of an address table (address at step 0, stride) that move
-/// with the step.
-fn moving<P: Copy>(entries: &[(P, usize)]) -> Vec<(usize, P, usize)> {
-    entries
-        .iter()
-        .enumerate()
-        .filter(|(_, &(_, stride))| stride != 0)
-        .map(|(index, &(base, stride))| (index, base, stride))
-        .collect()
 }
 
 /// Checks that a program's argument or output (`what`, bound to `binding`)

@@ -259,3 +259,20 @@ fn time_batched_programs_compute_the_same_loss_and_gradients() {
         }
     }
 }
+
+#[test]
+fn a_session_moved_between_passes_computes_the_same_results() {
+    // Address tables are rebuilt at the start of every pass, so a session
+    // may move (into a box, a vector, another owner) between passes.
+    let mut fixed = session();
+    let loss = fixed.forward().unwrap();
+    fixed.backward().unwrap();
+
+    let mut first = session();
+    first.forward().unwrap();
+    let mut boxed = Box::new(first);
+    boxed.backward().unwrap();
+    assert_eq!(boxed.grads(), fixed.grads());
+    let mut again = *boxed;
+    assert_eq!(again.forward().unwrap(), loss);
+}

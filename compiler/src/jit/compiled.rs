@@ -3,12 +3,17 @@
 //!
 //! A call checks buffer counts and lengths (against lengths computed at
 //! compile time; on a mismatch `kernel::check_buffers` names the culprit),
-//! builds
-//! the two pointer tables on the stack and jumps into the code. Scratch
-//! memory is allocated once, at compile time, and guarded by a mutex; a call
-//! that finds it taken (another thread running the same kernel) uses a
-//! temporary buffer instead of waiting. The code never reads scratch memory
-//! it has not written in the same call, so buffers need no clearing.
+//! builds the two pointer tables on the stack and jumps into the code.
+//! Scratch memory (for intermediate values) comes from one of two places:
+//! - `run_unchecked_with_scratch`: memory the caller owns, with no lock (the
+//!   runtime's sessions give each program its own);
+//! - `run` and `run_unchecked`: the kernel's buffer, allocated at the first
+//!   such call and guarded by a mutex; a call that finds it taken (another
+//!   thread running the same kernel) uses a temporary buffer instead of
+//!   waiting.
+//!
+//! The code never reads scratch memory it has not written in the same call,
+//! so buffers need no clearing.
 
 use super::module::CompiledCode;
 use crate::ir::Graph;
@@ -27,7 +32,7 @@ pub struct JitKernel {
 
 impl JitKernel {
     pub(crate) fn new(graph: Graph, code: Arc<CompiledCode>) -> JitKernel {
-        let scratch = Mutex::new(vec![0.0; code.scratch_len]);
+        let scratch = Mutex::new(Vec::new());
         let arg_lens = graph.args().iter().map(|a| a.shape.numel()).collect();
         let output_lens = graph
             .outputs()
@@ -63,9 +68,23 @@ impl JitKernel {
         self.code.entry() as usize
     }
 
-    /// Floats of scratch memory the kernel keeps for intermediate values.
-    pub fn scratch_len(&self) -> usize {
-        self.code.scratch_len
+    /// Runs `call` on scratch memory of `scratch_len` floats: the kernel's
+    /// own buffer (allocated on first use), or a temporary one while
+    /// another thread holds it.
+    fn with_scratch(&self, call: impl FnOnce(*mut f32)) {
+        let len = self.code.scratch_len;
+        if len == 0 {
+            return call(std::ptr::null_mut());
+        }
+        match self.scratch.try_lock() {
+            Ok(mut scratch) => {
+                if scratch.len() < len {
+                    scratch.resize(len, 0.0);
+                }
+                call(scratch.as_mut_ptr())
+            }
+            Err(_) => call(vec![0.0f32; len].as_mut_ptr()),
+        }
     }
 }
 
@@ -86,17 +105,7 @@ impl Kernel for JitKernel {
             // `scratch_len` floats used by this call only.
             unsafe { entry(arg_table.as_ptr(), output_table.as_ptr(), scratch) }
         };
-        if self.code.scratch_len == 0 {
-            call(std::ptr::null_mut());
-            return Ok(());
-        }
-        match self.scratch.try_lock() {
-            Ok(mut scratch) => call(scratch.as_mut_ptr()),
-            Err(_) => {
-                let mut own = vec![0.0f32; self.code.scratch_len];
-                call(own.as_mut_ptr());
-            }
-        }
+        self.with_scratch(call);
         Ok(())
     }
 
@@ -122,20 +131,8 @@ impl Kernel for JitKernel {
         debug_assert_eq!(args.len(), self.arg_lens.len());
         debug_assert_eq!(outputs.len(), self.output_lens.len());
         let entry = self.code.entry();
-        if self.code.scratch_len == 0 {
-            // SAFETY: the caller guarantees the tables (see `Kernel`).
-            unsafe { entry(args.as_ptr(), outputs.as_ptr(), std::ptr::null_mut()) };
-            return;
-        }
-        match self.scratch.try_lock() {
-            // SAFETY: as above; the scratch buffer is this call's alone.
-            Ok(mut scratch) => unsafe {
-                entry(args.as_ptr(), outputs.as_ptr(), scratch.as_mut_ptr())
-            },
-            Err(_) => {
-                let mut own = vec![0.0f32; self.code.scratch_len];
-                unsafe { entry(args.as_ptr(), outputs.as_ptr(), own.as_mut_ptr()) };
-            }
-        }
+        // SAFETY: the caller guarantees the tables (see `Kernel`); the
+        // scratch buffer is this call's alone.
+        self.with_scratch(|scratch| unsafe { entry(args.as_ptr(), outputs.as_ptr(), scratch) });
     }
 }

@@ -32,7 +32,8 @@ pub(crate) struct CompiledCode {
 // SAFETY: after `finalize_definitions` the module is never used again except
 // to free its memory when the code is dropped; the code itself and the
 // descriptors it reads are immutable, so sharing them between threads is
-// sound. Each call gets its own scratch buffer (see `compiled.rs`).
+// sound. Each call gets scratch memory no other call uses (see
+// `compiled.rs`).
 unsafe impl Send for CompiledCode {}
 unsafe impl Sync for CompiledCode {}
 

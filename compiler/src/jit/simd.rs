@@ -1,9 +1,9 @@
 //! Vector instruction helpers. Every element computation is emitted on
 //! `f32x4` values: full vectors in a loop's body, and partial vectors (1 to
-//! 3 live lanes, loaded and stored in 64- and 32-bit pieces) for the tail of a row whose
-//! length is not a multiple of four. Lanes past the tail hold zeros and
-//! their results are never stored, so one branch-free code path serves
-//! both.
+//! 3 live lanes, loaded and stored in 64- and 32-bit pieces) for the tail
+//! of a row whose length is not a multiple of four. Lanes past the tail
+//! hold zeros and their results are never stored, so one branch-free code
+//! path serves both.
 //!
 //! Comparisons produce a [`Mask`]: an all-ones/all-zeros `f32x4` (the
 //! `i32x4` result of `fcmp` reinterpreted), which `select` and `keep` use
@@ -39,10 +39,16 @@ pub(crate) fn element_flags() -> MemFlagsData {
 }
 
 /// Flags for reinterpreting vectors with a different lane count: lanes in
-/// memory order (x86 is little-endian), so the low `f64` of an `f64x2`
-/// holds `f32` lanes 0 and 1.
+/// the host's memory order, so that the `f64` loaded from two consecutive
+/// floats holds `f32` lanes 0 and 1.
 fn lane_order() -> MemFlagsData {
-    MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little)
+    use cranelift_codegen::ir::Endianness;
+    let host = if cfg!(target_endian = "big") {
+        Endianness::Big
+    } else {
+        Endianness::Little
+    };
+    MemFlagsData::new().with_endianness(host)
 }
 
 /// The instruction helpers, specialised to the host's features.
