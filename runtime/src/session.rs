@@ -25,22 +25,66 @@ struct BoundProgram {
     /// Per parity: the address tables handed to the kernel, holding each
     /// argument's and output's address at step 0 until a call moves the
     /// time-indexed ones (see [`BoundProgram::refresh`]).
-    tables: [AddressTables; 2],
+    tables: [(AddressTable<*const f32>, AddressTable<*mut f32>); 2],
     /// The kernel's working memory, owned here so that JIT kernels run
     /// without taking a lock per call.
     scratch: Vec<f32>,
 }
 
-/// The kernel's argument and output address tables for one parity, and the
-/// entries that move with the step.
-#[derive(Default)]
-struct AddressTables {
-    args: Vec<*const f32>,
-    outs: Vec<*mut f32>,
+/// An address table handed to the kernel (its arguments or its outputs)
+/// for one parity, and the entries that move with the step.
+struct AddressTable<P> {
+    addresses: Vec<P>,
     /// `(index, address at step 0, stride in floats)` of the time-indexed
-    /// arguments and outputs.
-    moving_args: Vec<(usize, *const f32, usize)>,
-    moving_outs: Vec<(usize, *mut f32, usize)>,
+    /// entries.
+    moving: Vec<(usize, P, usize)>,
+}
+
+impl<P> Default for AddressTable<P> {
+    fn default() -> Self {
+        AddressTable {
+            addresses: Vec::new(),
+            moving: Vec::new(),
+        }
+    }
+}
+
+/// A buffer address that can step over rows.
+trait Address: Copy {
+    fn plus(self, floats: usize) -> Self;
+}
+
+impl Address for *const f32 {
+    fn plus(self, floats: usize) -> Self {
+        self.wrapping_add(floats)
+    }
+}
+
+impl Address for *mut f32 {
+    fn plus(self, floats: usize) -> Self {
+        self.wrapping_add(floats)
+    }
+}
+
+impl<P: Address> AddressTable<P> {
+    /// Refills the table, in place, from `(address at step 0, stride)` pairs.
+    fn refill(&mut self, entries: impl Iterator<Item = (P, usize)>) {
+        self.addresses.clear();
+        self.moving.clear();
+        for (index, (base, stride)) in entries.enumerate() {
+            self.addresses.push(base);
+            if stride != 0 {
+                self.moving.push((index, base, stride));
+            }
+        }
+    }
+
+    /// Points the time-indexed entries at row `t`.
+    fn move_to(&mut self, t: usize) {
+        for &(index, base, stride) in &self.moving {
+            self.addresses[index] = base.plus(t * stride);
+        }
+    }
 }
 
 // SAFETY: the address tables point into the buffers of the session that owns
@@ -94,39 +138,23 @@ impl BoundProgram {
     /// of every pass, after the session last touched its buffers through
     /// references, so the addresses are fresh for the whole pass.
     fn refresh(&mut self, buffers: &mut Buffers) {
-        for (parity, table) in self.tables.iter_mut().enumerate() {
-            // Refilled in place: a pass allocates nothing here.
-            table.args.clear();
-            table.moving_args.clear();
-            for (index, source) in self.plan.sources.iter().enumerate() {
-                let (base, stride) = buffers.source_ptr(*source, parity);
-                table.args.push(base);
-                if stride != 0 {
-                    table.moving_args.push((index, base, stride));
-                }
-            }
-            table.outs.clear();
-            table.moving_outs.clear();
-            for (index, sink) in self.plan.sinks.iter().enumerate() {
-                let (base, stride) = buffers.sink_ptr(*sink, parity);
-                table.outs.push(base);
-                if stride != 0 {
-                    table.moving_outs.push((index, base, stride));
-                }
-            }
+        for (parity, (args, outs)) in self.tables.iter_mut().enumerate() {
+            args.refill(
+                self.plan
+                    .sources
+                    .iter()
+                    .map(|s| buffers.source_ptr(*s, parity)),
+            );
+            outs.refill(self.plan.sinks.iter().map(|s| buffers.sink_ptr(*s, parity)));
         }
     }
 
     /// Runs the program at step `t`, reading state copy `parity`. The
     /// tables must have been refreshed since the buffers were last touched.
     fn call(&mut self, t: usize, parity: usize) {
-        let table = &mut self.tables[parity];
-        for &(index, base, stride) in &table.moving_args {
-            table.args[index] = base.wrapping_add(t * stride);
-        }
-        for &(index, base, stride) in &table.moving_outs {
-            table.outs[index] = base.wrapping_add(t * stride);
-        }
+        let (args, outs) = &mut self.tables[parity];
+        args.move_to(t);
+        outs.move_to(t);
         // SAFETY: `bind` checked every source and sink against the length of
         // the buffer it maps to, and buffers are never resized, so each
         // address (row `t < steps` of a time-indexed buffer) holds exactly
@@ -135,8 +163,11 @@ impl BoundProgram {
         // the other, and no program reads what it writes. The scratch
         // buffer is this program's own.
         unsafe {
-            self.kernel
-                .run_unchecked_with_scratch(&table.args, &table.outs, &mut self.scratch)
+            self.kernel.run_unchecked_with_scratch(
+                &args.addresses,
+                &outs.addresses,
+                &mut self.scratch,
+            )
         }
     }
 }
