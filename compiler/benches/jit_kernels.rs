@@ -206,6 +206,8 @@ fn matmul_methods(c: &mut Criterion) {
         (32, 256, 256, false, true),
         (3200, 32, 128, false, false),
         (128, 3200, 128, true, false),
+        (128, 3200, 10, true, false),
+        (16, 10, 128, false, true),
     ] {
         let g = transposed_matmul_graph(m, k, n, ta, tb);
         let args = vec![data(m * k, 10, -1.0, 1.0), data(k * n, 11, -1.0, 1.0)];
@@ -215,6 +217,28 @@ fn matmul_methods(c: &mut Criterion) {
             if tb { "_bT" } else { "" }
         );
         bench_backends(c, "matmul_method", &label, &g, &args, &backends);
+    }
+}
+
+/// Spike-count products at the densities training runs (the recurrent
+/// preset's spike trains are 40-45% nonzero), zero-skipping against dense.
+fn spike_density(c: &mut Criterion) {
+    let sparse = Jit::new();
+    let dense = Jit::with_options(JitOptions {
+        sparse_spikes: false,
+        ..JitOptions::default()
+    });
+    let backends: [(&str, &dyn Backend); 2] = [("jit", &sparse), ("jit_dense", &dense)];
+    for (m, k, n) in [(16, 128, 128), (32, 256, 256)] {
+        let g = matmul_graph(m, k, n, true);
+        for density in [0.1f32, 0.25, 0.45, 0.65] {
+            // spike(x) is nonzero where x >= 1: with x uniform in [-1, hi),
+            // a fraction (hi - 1) / (hi + 1).
+            let hi = (1.0 + density) / (1.0 - density);
+            let args = vec![data(m * k, 12, -1.0, hi), data(k * n, 13, -1.0, 1.0)];
+            let label = format!("{m}x{k}x{n}_{:.0}%", density * 100.0);
+            bench_backends(c, "spike_density", &label, &g, &args, &backends);
+        }
     }
 }
 
@@ -228,6 +252,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = lif, matmul, matmul_methods
+    targets = lif, matmul, matmul_methods, spike_density
 }
 criterion_main!(benches);

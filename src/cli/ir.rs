@@ -59,12 +59,15 @@ pub struct IrArgs {
     program: Option<Program>,
 }
 
+/// Builds the optimiser's update program for the given parameters.
+type UpdateBuilder = Box<dyn Fn(&[Slot]) -> Result<Graph>>;
+
 /// What the stages are printed for: a traced network and its optimiser's
 /// update program.
 struct Subject {
     traced: TracedNetwork,
     timesteps: usize,
-    update: Box<dyn Fn(&[Slot]) -> Result<Graph>>,
+    update: UpdateBuilder,
 }
 
 fn subject(args: &IrArgs) -> Result<Subject> {

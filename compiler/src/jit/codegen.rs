@@ -51,7 +51,7 @@ pub(crate) struct Emitter<'a, 'f> {
     pub options: &'a JitOptions,
     args_table: ClifValue,
     outputs_table: ClifValue,
-    scratch: ClifValue,
+    pub(crate) scratch: ClifValue,
     bases: HashMap<Home, ClifValue>,
     matmul_fn: FuncRef,
     /// Descriptors whose addresses the code embeds; they must live as long

@@ -235,10 +235,36 @@ fn read_source(e: &Emitter, v: Value) -> Result<ReadSource, CompileError> {
     }
 }
 
+/// An access's address as a register plus a constant byte displacement:
+/// scratch buffers are all addressed from the one scratch pointer, so that
+/// a loop keeps one register for all of them instead of one each.
+#[derive(Clone, Copy)]
+struct Address {
+    register: ClifValue,
+    displacement: i32,
+}
+
+/// Where each access of `plan` starts.
+fn access_bases(e: &mut Emitter, plan: &Plan) -> Vec<Address> {
+    plan.homes
+        .iter()
+        .map(|&home| match home {
+            Home::Scratch(offset) if i32::try_from(4 * offset).is_ok() => Address {
+                register: e.scratch,
+                displacement: 4 * offset as i32,
+            },
+            _ => Address {
+                register: e.base(home),
+                displacement: 0,
+            },
+        })
+        .collect()
+}
+
 /// Per-access addresses and row-level values while a row is emitted.
 struct RowState {
     /// Address of each access at the start of the current row.
-    row_base: Vec<ClifValue>,
+    row_base: Vec<Address>,
     /// For leaves that do not move along the row: their splatted value.
     fixed: Vec<Option<ClifValue>>,
 }
@@ -264,12 +290,13 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
     let plan = plan(e, l)?;
     let numel = l.domain.numel();
     // Preheader: addresses, constants, invariant leaves, zeroed targets.
-    let bases: Vec<ClifValue> = plan.homes.iter().map(|&h| e.base(h)).collect();
+    let bases = access_bases(e, &plan);
     let vector = Simd::new(e.features);
     for r in &plan.reduces {
         let len = e.graph.shape(r.node).numel();
         if numel == 0 || !r.across_row {
-            lower_reduce::fill_zero(e, bases[r.access], len);
+            let target = e.base(plan.homes[r.access]);
+            lower_reduce::fill_zero(e, target, len);
         }
     }
     if numel == 0 {
@@ -280,7 +307,9 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
         let s = match leaf.source {
             Source::Splat(c) => e.b.ins().f32const(c),
             Source::Memory(a) if plan.invariant(a) => {
-                e.b.ins().load(F32, element_flags(), bases[a], 0)
+                let at = bases[a];
+                e.b.ins()
+                    .load(F32, element_flags(), at.register, at.displacement)
             }
             Source::Memory(_) => continue,
         };
@@ -294,7 +323,7 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
 fn emit_rows(
     e: &mut Emitter,
     plan: &Plan,
-    bases: &[ClifValue],
+    bases: &[Address],
     fixed: &[Option<ClifValue>],
     index: &mut Vec<ClifValue>,
     vector: Simd,
@@ -343,7 +372,7 @@ fn counted_loop(
 fn emit_row(
     e: &mut Emitter,
     plan: &Plan,
-    bases: &[ClifValue],
+    bases: &[Address],
     fixed: &[Option<ClifValue>],
     index: &[ClifValue],
     vector: Simd,
@@ -351,22 +380,25 @@ fn emit_row(
     // Row addresses: base + sum(index[d] * stride[d]) * 4 bytes.
     let mut row_base = Vec::with_capacity(bases.len());
     for (a, &base) in bases.iter().enumerate() {
-        let mut address = base;
+        let mut register = base.register;
         for (d, &i) in index.iter().enumerate() {
             let stride = plan.strides[a][d];
             if stride != 0 {
                 let offset = e.b.ins().imul_imm_s(i, (4 * stride) as i64);
-                address = e.b.ins().iadd(address, offset);
+                register = e.b.ins().iadd(register, offset);
             }
         }
-        row_base.push(address);
+        row_base.push(Address { register, ..base });
     }
     // Leaves constant along the row: load once, splat.
     let mut row_fixed = fixed.to_vec();
     for (i, leaf) in plan.leaves.iter().enumerate() {
         if let Source::Memory(a) = leaf.source {
             if row_fixed[i].is_none() && plan.inner_stride(a) == 0 {
-                let s = e.b.ins().load(F32, element_flags(), row_base[a], 0);
+                let at = row_base[a];
+                let s =
+                    e.b.ins()
+                        .load(F32, element_flags(), at.register, at.displacement);
                 row_fixed[i] = Some(vector.splat(&mut e.b, s));
             }
         }
@@ -448,8 +480,9 @@ fn emit_row(
     // Row totals go to their single target element.
     for (k, &r) in across.iter().enumerate() {
         let access = plan.reduces[r].access;
+        let at = state.row_base[access];
         e.b.ins()
-            .store(element_flags(), totals[k], state.row_base[access], 0);
+            .store(element_flags(), totals[k], at.register, at.displacement);
     }
     Ok(())
 }
@@ -471,8 +504,8 @@ fn emit_position(
     let address = |e: &mut Emitter, access: usize| -> (ClifValue, i32) {
         let base = state.row_base[access];
         match offset {
-            Offset::Dynamic(j) => (e.b.ins().iadd(base, j), 0),
-            Offset::Constant(c) => (base, c),
+            Offset::Dynamic(j) => (e.b.ins().iadd(base.register, j), base.displacement),
+            Offset::Constant(c) => (base.register, c + base.displacement),
         }
     };
     let load = |e: &mut Emitter, base: ClifValue, off: i32| match span {
