@@ -114,6 +114,36 @@ fn spec_errors_name_the_file_and_line() {
 }
 
 #[test]
+fn conformance_on_a_directory_without_cases_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let out = neurojit(&["conformance", "empty"], dir.path());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("no cases"), "{err}");
+}
+
+#[test]
+fn a_task_too_large_to_hold_is_refused_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("long.toml"),
+        "[network]\nlayers = [\n  { type = \"linear\", shape = [2, 1000] },\n  \
+         { type = \"lif\", n = 1000 },\n]\n[training]\nT = 4000000000\n",
+    )
+    .unwrap();
+    let out = neurojit(&["train", "long.toml", "--out", "run"], dir.path());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("T = 4000000000"), "{err}");
+    assert!(err.contains("expected at most"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("allocation"),
+        "{err}"
+    );
+}
+
+#[test]
 fn data_that_does_not_fit_the_network_is_an_error_naming_the_array() {
     let dir = tempfile::tempdir().unwrap();
     let data = Dataset {

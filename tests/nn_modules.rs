@@ -254,6 +254,6 @@ fn negative_time_constants_are_rejected_when_tracing() {
         .to_string();
     assert_eq!(
         err,
-        "1_LIF: tau_syn[1] must be a positive time constant, got -0.01"
+        "1_LIF: `tau_syn` (element 1) is -0.01: expected a positive time constant"
     );
 }

@@ -704,3 +704,76 @@ fn load_spec_reads_files_and_resolves_data_paths() {
         "{err}"
     );
 }
+
+#[test]
+fn layers_too_large_for_a_buffer_are_errors_not_overflows() {
+    // 2^32 x 2^32 overflows 64-bit sizes: the error still names the matrix.
+    let text = SMALL.replace("shape = [3, 5]", "shape = [4294967296, 4294967296]");
+    assert_error(
+        &text,
+        "shape = [4294967296, 4294967296]",
+        &["`3_Linear`", "4294967296 x 4294967296", "expected at most"],
+    );
+    let text = SMALL.replace(
+        "{ type = \"lif\", n = 5 }",
+        "{ type = \"lif\", n = 100000, recurrent = true }",
+    );
+    assert_error(
+        &text,
+        "n = 100000",
+        &["`4_LIF`", "recurrent weights", "100000 x 100000"],
+    );
+}
+
+#[test]
+fn a_top_level_layer_may_not_take_the_checkpoints_optimizer_prefix() {
+    let text = SMALL.replace(
+        "{ type = \"linear\", shape = [2, 3] }",
+        "{ type = \"linear\", shape = [2, 3], name = \"optimizer\" }",
+    );
+    assert_error(
+        &text,
+        "name = \"optimizer\"",
+        &["`optimizer`", "optimiser's state"],
+    );
+    // Inside a container the name is harmless: its path does not start there.
+    let text = SMALL.replace(
+        "{ type = \"linear\", shape = [3, 3] }",
+        "{ type = \"linear\", shape = [3, 3], name = \"optimizer\" }",
+    );
+    assert!(parse(&text).is_ok());
+}
+
+#[test]
+fn numbers_beyond_f32_are_reported_as_such() {
+    let text = SMALL.replace(
+        "{ type = \"lif\", n = 5 }",
+        "{ type = \"lif\", n = 5, tau_mem = 1e300 }",
+    );
+    assert_error(
+        &text,
+        "tau_mem = 1e300",
+        &["is 1e300 (beyond f32's range", "positive time constant"],
+    );
+    let text = format!("{SMALL}\n[optimizer]\nkind = \"adam\"\nlr = 1e300\n");
+    assert_error(
+        &text,
+        "lr = 1e300",
+        &["`lr` is 1e300", "expected a finite number"],
+    );
+}
+
+#[test]
+fn bounds_that_no_value_satisfies_are_errors() {
+    for (key, value, other) in [("lower", "inf", "-inf"), ("upper", "-1e300", "inf")] {
+        let text = format!("{SMALL}\n[[bounds]]\nfamily = \"taus\"\n{key} = {value}\n");
+        assert_error(
+            &text,
+            &format!("{key} = {value}"),
+            &[
+                &format!("`{key}` is"),
+                &format!("or {other} for no {key} bound"),
+            ],
+        );
+    }
+}

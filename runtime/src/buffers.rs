@@ -9,8 +9,45 @@
 //! time-major: row `t` is one step's value.
 
 use crate::binding::{Sink, Source};
+use crate::RuntimeError;
 use neurojit_compiler::ir::ArgKind;
 use neurojit_compiler::program::{Slot, TrainingPrograms};
+
+/// The most floats one buffer may hold (1 GiB). Sizes come from user
+/// files: beyond this, a session is refused with an error naming the
+/// buffer, rather than aborting on a failed allocation.
+pub const MAX_BUFFER_ELEMENTS: usize = 1 << 28;
+
+/// Checks that every buffer of a session over `steps` timesteps stays
+/// within [`MAX_BUFFER_ELEMENTS`] (time-indexed buffers hold a row per
+/// step).
+pub(crate) fn check_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), RuntimeError> {
+    let per_step = |kind: &str, slots: &[Slot]| -> Vec<(String, usize)> {
+        slots
+            .iter()
+            .map(|s| (format!("{kind} `{}`", s.name), s.shape.numel()))
+            .collect()
+    };
+    let mut buffers = Vec::new();
+    buffers.extend(per_step("tape entry", &p.tape));
+    buffers.extend(per_step("sequence", &p.sequences));
+    buffers.extend(per_step("record", &p.records));
+    buffers.push(("input".to_string(), p.input.numel()));
+    buffers.push(("target".to_string(), p.target.numel()));
+    buffers.push(("prediction".to_string(), p.prediction.numel()));
+    for (what, numel) in buffers {
+        let fits = numel
+            .checked_mul(steps)
+            .is_some_and(|n| n <= MAX_BUFFER_ELEMENTS);
+        if !fits {
+            return Err(RuntimeError::TooLarge {
+                what: format!("the {what} over {steps} timesteps ({numel} floats per step)"),
+                limit: MAX_BUFFER_ELEMENTS,
+            });
+        }
+    }
+    Ok(())
+}
 
 pub(crate) struct Buffers {
     pub steps: usize,

@@ -35,4 +35,9 @@ pub enum RuntimeError {
     Threads(String),
     #[error("no parameter named `{0}`")]
     UnknownParam(String),
+    #[error(
+        "{what}: expected at most {limit} floats (1 GiB) per buffer; use fewer timesteps or a \
+         smaller batch"
+    )]
+    TooLarge { what: String, limit: usize },
 }

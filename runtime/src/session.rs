@@ -241,6 +241,7 @@ impl Session {
                 got: 0,
             });
         }
+        crate::buffers::check_sizes(&programs, steps)?;
         let buffers = Buffers::new(&programs, steps);
         let started = Instant::now();
         let bind = |name, graph: &Graph, all_steps| {

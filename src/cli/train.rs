@@ -7,7 +7,7 @@
 
 use super::load::spec_or_tutorial;
 use super::run_state::{checkpoint_of, restore_checkpoint, targets_for};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use neurojit::data::{load_npz, tutorial_task, Dataset, TutorialTask};
@@ -15,7 +15,7 @@ use neurojit::plot::plot_run_detailed;
 use neurojit::run_dir::{CheckpointKind, HistoryRow, RunDir};
 use neurojit::spec::{parse_spec, DataSpec, Spec};
 use neurojit::train::{experiment, record_sample, Trainer};
-use neurojit_runtime::BackendKind;
+use neurojit_runtime::{BackendKind, MAX_BUFFER_ELEMENTS};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,6 +84,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
 
     let dataset = load_data(&spec)?;
+    // A data file carries the array its loss reads: `targets` for mse,
+    // `labels` for cross-entropy.
+    if matches!(spec.data, DataSpec::File(_)) {
+        dataset.check_loss(spec.loss.kind)?;
+    }
     let mut exp = experiment(&spec)?;
     let (n_in, n_out) = exp.network.shape();
     dataset
@@ -271,7 +276,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         spec.training.t,
         0,
         BackendKind::Jit,
-    )?;
+    )
+    .context("recording the trained network's response to the first sample (sample.json)")?;
     run_dir.write_sample(&sample)?;
     if let Some(first) = first_task {
         println!(
@@ -315,13 +321,36 @@ impl EpochProgress {
 fn load_data(spec: &Spec) -> Result<Dataset> {
     Ok(match &spec.data {
         DataSpec::File(path) => load_npz(path)?,
-        DataSpec::Tutorial(task) => tutorial_task(&TutorialTask {
-            samples: task.samples,
-            t: spec.training.t,
-            n_in: spec.network.layers.first().map_or(0, |l| l.n_in()),
-            n_out: spec.network.n_out(),
-            input_prob: task.input_prob,
-            seed: spec.training.seed,
-        }),
+        DataSpec::Tutorial(task) => {
+            let task = TutorialTask {
+                samples: task.samples,
+                t: spec.training.t,
+                n_in: spec.network.layers.first().map_or(0, |l| l.n_in()),
+                n_out: spec.network.n_out(),
+                input_prob: task.input_prob,
+                seed: spec.training.seed,
+            };
+            check_task_size(&task)?;
+            tutorial_task(&task)
+        }
     })
+}
+
+/// Refuses a built-in task too large for one buffer (the sizes come from
+/// the spec and the command line), instead of aborting while allocating it.
+fn check_task_size(task: &TutorialTask) -> Result<()> {
+    let width = task.n_in.max(task.n_out);
+    let floats = task
+        .samples
+        .checked_mul(task.t)
+        .and_then(|rows| rows.checked_mul(width));
+    match floats {
+        Some(n) if n <= MAX_BUFFER_ELEMENTS => Ok(()),
+        _ => Err(anyhow!(
+            "the built-in task of {} samples x T = {} timesteps x {width} channels: expected at \
+             most {MAX_BUFFER_ELEMENTS} floats (1 GiB) per array; use fewer samples or timesteps",
+            task.samples,
+            task.t
+        )),
+    }
 }

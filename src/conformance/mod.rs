@@ -218,8 +218,16 @@ pub fn case_files(dir: &FsPath) -> Result<Vec<std::path::PathBuf>, ConformanceEr
 /// Runs every case of a directory. A case that cannot be run at all is
 /// reported as a failed case with one check saying why.
 pub fn run_directory(dir: &FsPath, engine: Engine) -> Result<Vec<CaseReport>, ConformanceError> {
+    let files = case_files(dir)?;
+    // An empty directory is more likely a wrong path than a passing suite.
+    if files.is_empty() {
+        return Err(ConformanceError::Io {
+            path: dir.display().to_string(),
+            message: "no cases: expected `.json` case files or an `index.json`".into(),
+        });
+    }
     let mut reports = Vec::new();
-    for file in case_files(dir)? {
+    for file in files {
         let name = file
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())

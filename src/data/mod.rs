@@ -12,6 +12,7 @@ mod tutorial;
 pub use npz::{load_npz, save_npz};
 pub use tutorial::{target_value, tutorial_task, TutorialTask};
 
+use crate::spec::LossKind;
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -66,10 +67,36 @@ pub enum DataError {
         present: String,
         expected: String,
     },
-    #[error(
-        "{file}: array `{array}` has both `targets` and `labels`: expected exactly one of them"
-    )]
-    BothTargets { file: String, array: String },
+    #[error("{file} has both `targets` and `labels`: expected one of them")]
+    BothTargets { file: String },
+    #[error("{file}: array `{array}` has an unreadable npy header: {problem}")]
+    Header {
+        file: String,
+        array: String,
+        problem: String,
+    },
+    #[error("{file}: array `{array}` has shape {shape}: too large, its element count overflows")]
+    TooLarge {
+        file: String,
+        array: String,
+        shape: String,
+    },
+    #[error("{file}: array `{array}` is truncated: shape {shape:?} of {dtype} needs {needed} bytes of data, the file holds {available}")]
+    Truncated {
+        file: String,
+        array: String,
+        shape: Vec<u64>,
+        dtype: String,
+        needed: u64,
+        available: u64,
+    },
+    #[error("{file}: array `{array}` could not be read: {source}")]
+    ArrayIo {
+        file: String,
+        array: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{file}: array `{array}` has shape {actual:?}: expected {expected}")]
     Shape {
         file: String,
@@ -91,12 +118,34 @@ pub enum DataError {
         index: Vec<usize>,
         value: f32,
     },
+    #[error("{file}: array `{array}` holds {value:e} at index {index:?}, which is out of f32 range: expected magnitudes up to {max:e}", max = f32::MAX)]
+    OutOfRange {
+        file: String,
+        array: String,
+        index: Vec<usize>,
+        value: f64,
+    },
     #[error("{file}: `labels[{index}]` is {label}: expected a class index in 0..{classes} (the network has {classes} outputs)")]
     LabelOutOfRange {
         file: String,
         index: usize,
         label: i128,
         classes: usize,
+    },
+    /// A label that is no class index of any network (negative, or beyond
+    /// u32); the number of outputs is not known when the file is read.
+    #[error("{file}: `labels[{index}]` is {label}: expected a class index, from 0 to the network's number of outputs less one")]
+    NotAClassIndex {
+        file: String,
+        index: usize,
+        label: i128,
+    },
+    #[error("{file} has `{has}`: `kind = \"{loss}\"` in [loss] needs `{needs}`")]
+    WrongForLoss {
+        file: String,
+        has: &'static str,
+        loss: &'static str,
+        needs: &'static str,
     },
     #[error("sample index {index} is out of range: the data has {samples} samples")]
     SampleIndex { index: usize, samples: usize },
@@ -155,6 +204,26 @@ impl Dataset {
                 None => Ok(()),
             },
         }
+    }
+
+    /// Checks that the targets suit the loss: signal `targets` for `mse`,
+    /// integer `labels` for `cross_entropy`.
+    pub fn check_loss(&self, loss: LossKind) -> Result<(), DataError> {
+        let (has, needs) = match (&self.targets, loss) {
+            (Targets::Signal { .. }, LossKind::Mse)
+            | (Targets::Labels(_), LossKind::CrossEntropy) => return Ok(()),
+            (Targets::Labels(_), LossKind::Mse) => ("labels", "targets"),
+            (Targets::Signal { .. }, LossKind::CrossEntropy) => ("targets", "labels"),
+        };
+        Err(DataError::WrongForLoss {
+            file: self.origin.clone(),
+            has,
+            loss: match loss {
+                LossKind::Mse => "mse",
+                LossKind::CrossEntropy => "cross_entropy",
+            },
+            needs,
+        })
     }
 
     /// The samples at `indices`, stacked into a batch.

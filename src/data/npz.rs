@@ -3,13 +3,15 @@
 //!
 //! A data file holds `inputs` `(samples, T, N_in)` and either `targets`
 //! `(samples, T, N_out)` or integer `labels` `(samples,)`. Inputs and
-//! targets may be any float, integer or bool dtype (they become f32);
-//! Fortran-ordered arrays are reordered to C order. Non-finite values are
-//! rejected with the index where they occur.
+//! targets may be any float (f16 to f64), integer or bool dtype (they
+//! become f32); Fortran-ordered arrays are reordered to C order. Non-finite
+//! values are rejected with the index where they occur. Shapes are checked
+//! against the bytes present before anything is allocated for them.
 
 use super::{display_path, DataError, Dataset, Targets};
 use npyz::npz::{NpzArchive, NpzWriter};
-use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
+use npyz::zip::result::ZipError;
+use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar, WriterBuilder};
 use std::io::Read;
 use std::path::Path;
 
@@ -55,12 +57,7 @@ pub fn load_npz(path: &Path) -> Result<Dataset, DataError> {
     let targets = read_array(&mut archive, "targets", &file)?;
     let labels = read_array(&mut archive, "labels", &file)?;
     let targets = match (targets, labels) {
-        (Some(_), Some(_)) => {
-            return Err(DataError::BothTargets {
-                file,
-                array: "targets".into(),
-            })
-        }
+        (Some(_), Some(_)) => return Err(DataError::BothTargets { file }),
         (None, None) => {
             return Err(DataError::MissingArray {
                 file,
@@ -159,17 +156,50 @@ fn read_array<R: Read + std::io::Seek>(
     name: &str,
     file: &str,
 ) -> Result<Option<Array>, DataError> {
-    let io = |source| DataError::Io {
+    let header_error = |problem: String| DataError::Header {
         file: file.to_string(),
-        source,
+        array: name.to_string(),
+        problem,
     };
-    let Some(npy) = archive.by_name(name).map_err(io)? else {
-        return Ok(None);
+    let member_name = npyz::npz::file_name_from_array_name(name);
+    let mut member = match archive.zip_archive().by_name(&member_name) {
+        Ok(member) => member,
+        Err(ZipError::FileNotFound) => return Ok(None),
+        Err(e) => return Err(array_io(file, name, e.into())),
     };
-    let shape = npy.shape().to_vec();
-    let order = npy.order();
-    let dtype = npy.dtype().descr();
-    let numbers = read_numbers(npy, file, name)?;
+    let stored = member.size();
+    let (prefix, text_start) = read_prefix(&mut member).map_err(header_error)?;
+    check_declared_shape(&prefix[text_start..], file, name)?;
+    let header =
+        NpyHeader::from_reader(prefix.as_slice()).map_err(|e| header_error(e.to_string()))?;
+    let shape = header.shape().to_vec();
+    let too_large = || DataError::TooLarge {
+        file: file.to_string(),
+        array: name.to_string(),
+        shape: format!("{shape:?}"),
+    };
+    let count = element_count(&shape).ok_or_else(too_large)?;
+    // A short member is refused before anything is allocated for what its
+    // header promises.
+    if let Some(item) = header.dtype().num_bytes() {
+        let needed = (count as u64)
+            .checked_mul(item as u64)
+            .ok_or_else(too_large)?;
+        let available = stored.saturating_sub(prefix.len() as u64);
+        if needed > available {
+            return Err(DataError::Truncated {
+                file: file.to_string(),
+                array: name.to_string(),
+                shape,
+                dtype: header.dtype().descr(),
+                needed,
+                available,
+            });
+        }
+    }
+    let order = header.order();
+    let dtype = header.dtype().descr();
+    let numbers = read_numbers(header, &mut member, file, name)?;
     let numbers = match order {
         Order::C => numbers,
         Order::Fortran => match numbers {
@@ -184,8 +214,110 @@ fn read_array<R: Read + std::io::Seek>(
     }))
 }
 
-fn read_numbers<R: Read>(npy: NpyFile<R>, file: &str, name: &str) -> Result<Numbers, DataError> {
-    let dtype = npy.dtype();
+fn array_io(file: &str, name: &str, source: std::io::Error) -> DataError {
+    DataError::ArrayIo {
+        file: file.to_string(),
+        array: name.to_string(),
+        source,
+    }
+}
+
+/// The magic string, version, length and header text of an npy member, and
+/// where the text starts. Read here rather than by npyz so the shape can be
+/// checked first; an unknown magic or version is left for npyz to report.
+fn read_prefix(member: &mut impl Read) -> Result<(Vec<u8>, usize), String> {
+    let cut = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => "the member ends inside the header".to_string(),
+        _ => e.to_string(),
+    };
+    let mut prefix = vec![0u8; 10];
+    member.read_exact(&mut prefix).map_err(cut)?;
+    let (text_len, text_start) = match (&prefix[..6], prefix[6]) {
+        (b"\x93NUMPY", 1) => (u64::from(u16::from_le_bytes([prefix[8], prefix[9]])), 10),
+        (b"\x93NUMPY", 2 | 3) => {
+            let mut rest = [0u8; 2];
+            member.read_exact(&mut rest).map_err(cut)?;
+            prefix.extend(rest);
+            let len = u32::from_le_bytes([prefix[8], prefix[9], rest[0], rest[1]]);
+            (u64::from(len), 12)
+        }
+        _ => return Ok((prefix, 10)),
+    };
+    // `take` rather than a buffer of the declared length: the length may lie.
+    member
+        .take(text_len)
+        .read_to_end(&mut prefix)
+        .map_err(cut)?;
+    if prefix.len() as u64 != text_start as u64 + text_len {
+        return Err(cut(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    Ok((prefix, text_start))
+}
+
+/// Checks the shape written in an npy header before npyz parses it: npyz
+/// multiplies the dimensions unchecked (a panic in debug builds, a wrapped
+/// count in release). A shape not in numpy's form is left to npyz.
+fn check_declared_shape(text: &[u8], file: &str, name: &str) -> Result<(), DataError> {
+    let Some((written, dims)) = std::str::from_utf8(text).ok().and_then(declared_shape) else {
+        return Ok(());
+    };
+    if dims.iter().any(|&d| d < 0) {
+        return Err(DataError::Header {
+            file: file.to_string(),
+            array: name.to_string(),
+            problem: format!("shape {written} has a negative dimension"),
+        });
+    }
+    let dims: Option<Vec<u64>> = dims.iter().map(|&d| u64::try_from(d).ok()).collect();
+    match dims.as_deref().and_then(element_count) {
+        Some(_) => Ok(()),
+        None => Err(DataError::TooLarge {
+            file: file.to_string(),
+            array: name.to_string(),
+            shape: written.to_string(),
+        }),
+    }
+}
+
+/// The `shape` entry of an npy header dict as numpy writes it
+/// (`'shape': (4, 10, 2), `): the text as written and the dimensions.
+fn declared_shape(text: &str) -> Option<(&str, Vec<i128>)> {
+    let key = text.find("'shape'").or_else(|| text.find("\"shape\""))?;
+    let value = text[key + 7..].trim_start().strip_prefix(':')?.trim_start();
+    let close = match value.as_bytes().first()? {
+        b'(' => ')',
+        b'[' => ']',
+        _ => return None,
+    };
+    let written = &value[..=value.find(close)?];
+    let dims = written[1..written.len() - 1]
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((written, dims))
+}
+
+/// The number of elements of `shape`, `None` if it does not fit in usize.
+/// The product of the non-zero dimensions must fit too: npyz multiplies
+/// them for the strides.
+fn element_count(shape: &[u64]) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d.max(1)))?;
+    let count = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d))?;
+    usize::try_from(count).ok()
+}
+
+/// Reads the elements after `header` from `data`.
+fn read_numbers<R: Read>(
+    header: NpyHeader,
+    data: &mut R,
+    file: &str,
+    name: &str,
+) -> Result<Numbers, DataError> {
+    let dtype = header.dtype();
     let unsupported = || DataError::DType {
         file: file.to_string(),
         array: name.to_string(),
@@ -195,12 +327,17 @@ fn read_numbers<R: Read>(npy: NpyFile<R>, file: &str, name: &str) -> Result<Numb
     let DType::Plain(ts) = &dtype else {
         return Err(unsupported());
     };
-    let io = |source| DataError::Io {
-        file: file.to_string(),
-        source,
-    };
+    let io = |source| array_io(file, name, source);
+    let npy = NpyFile::with_header(header, data);
     let ints = |v: Vec<i128>| Ok(Numbers::Int(v));
     match (ts.type_char(), ts.size_field()) {
+        (TypeChar::Float, 2) => Ok(Numbers::Float(
+            npy.into_vec::<npyz::half::f16>()
+                .map_err(io)?
+                .into_iter()
+                .map(f64::from)
+                .collect(),
+        )),
         (TypeChar::Float, 4) => Ok(Numbers::Float(
             npy.into_vec::<f32>()
                 .map_err(io)?
@@ -232,7 +369,8 @@ fn widen<T: Into<i128>>(v: Vec<T>) -> Vec<i128> {
     v.into_iter().map(Into::into).collect()
 }
 
-/// Reorders a column-major (Fortran) array to row-major.
+/// Reorders a column-major (Fortran) array to row-major. `shape` has been
+/// checked by [`element_count`], so its products fit in usize.
 fn fortran_to_c<T: Copy>(values: &[T], shape: &[u64]) -> Vec<T> {
     let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
     let count: usize = dims.iter().product();
@@ -274,27 +412,38 @@ fn three_dims(
     }
 }
 
-/// Converts to f32, rejecting values that are not finite in f32.
+/// Converts to f32, rejecting values that are not finite or that overflow
+/// f32.
 fn to_f32(numbers: Numbers, dims: &[usize], file: &str, name: &str) -> Result<Vec<f32>, DataError> {
-    let values: Vec<f32> = match numbers {
-        Numbers::Float(v) => v.into_iter().map(|x| x as f32).collect(),
-        Numbers::Int(v) => v.into_iter().map(|x| x as f32).collect(),
+    let (values, wide): (Vec<f32>, Vec<f64>) = match numbers {
+        Numbers::Float(v) => (v.iter().map(|&x| x as f32).collect(), v),
+        // Every i128 is below f32::MAX.
+        Numbers::Int(v) => (v.into_iter().map(|x| x as f32).collect(), Vec::new()),
     };
-    if let Some(flat) = values.iter().position(|x| !x.is_finite()) {
-        let mut index = vec![0; dims.len()];
-        let mut rest = flat;
-        for k in (0..dims.len()).rev() {
-            index[k] = rest % dims[k];
-            rest /= dims[k];
-        }
-        return Err(DataError::NonFinite {
-            file: file.to_string(),
-            array: name.to_string(),
+    let Some(flat) = values.iter().position(|x| !x.is_finite()) else {
+        return Ok(values);
+    };
+    let mut index = vec![0; dims.len()];
+    let mut rest = flat;
+    for k in (0..dims.len()).rev() {
+        index[k] = rest % dims[k];
+        rest /= dims[k];
+    }
+    let (file, array) = (file.to_string(), name.to_string());
+    Err(match wide.get(flat) {
+        Some(&value) if value.is_finite() => DataError::OutOfRange {
+            file,
+            array,
+            index,
+            value,
+        },
+        _ => DataError::NonFinite {
+            file,
+            array,
             index,
             value: values[flat],
-        });
-    }
-    Ok(values)
+        },
+    })
 }
 
 fn to_labels(labels: Array, file: &str) -> Result<Vec<u32>, DataError> {
@@ -303,11 +452,10 @@ fn to_labels(labels: Array, file: &str) -> Result<Vec<u32>, DataError> {
             .iter()
             .enumerate()
             .map(|(index, &label)| {
-                u32::try_from(label).map_err(|_| DataError::LabelOutOfRange {
+                u32::try_from(label).map_err(|_| DataError::NotAClassIndex {
                     file: file.to_string(),
                     index,
                     label,
-                    classes: u32::MAX as usize,
                 })
             })
             .collect(),
@@ -317,5 +465,24 @@ fn to_labels(labels: Array, file: &str) -> Result<Vec<u32>, DataError> {
             dtype: labels.dtype,
             expected: "integer class indices".into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_shapes_are_found_and_multiplied_with_checks() {
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 10, 2), }";
+        assert_eq!(declared_shape(header), Some(("(4, 10, 2)", vec![4, 10, 2])));
+        assert_eq!(declared_shape("{'shape': (7,), }"), Some(("(7,)", vec![7])));
+        assert_eq!(declared_shape("{\"shape\": [], }"), Some(("[]", vec![])));
+        assert_eq!(declared_shape("{'shape': (4L, 2L), }"), None);
+        assert_eq!(element_count(&[]), Some(1));
+        assert_eq!(element_count(&[3, 0, 5]), Some(0));
+        assert_eq!(element_count(&[1 << 63, 10, 2]), None);
+        // Wraps to 0 unchecked; the non-zero dimensions overflow too.
+        assert_eq!(element_count(&[0, 1 << 32, 1 << 32]), None);
     }
 }

@@ -240,7 +240,9 @@ impl Lif {
             {
                 return Err(ModuleError::Config {
                     module: path.clone(),
-                    message: format!("{name}[{i}] must be a positive time constant, got {tau}"),
+                    message: format!(
+                        "`{name}` (element {i}) is {tau}: expected a positive time constant"
+                    ),
                 });
             }
         }

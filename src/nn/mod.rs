@@ -24,6 +24,7 @@ mod module;
 mod naming;
 mod residual;
 mod sequential;
+mod size;
 mod spec;
 
 pub use context::{
@@ -37,6 +38,7 @@ pub use module::{
 pub use naming::{auto_name, name_modules};
 pub use residual::Residual;
 pub use sequential::Sequential;
+pub use size::check_matrix;
 pub use spec::ModuleSpec;
 
 use crate::tree::Path;

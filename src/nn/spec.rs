@@ -12,7 +12,8 @@
 //! overrides the automatic `{index}_{class}` sub-module name.
 
 use super::{
-    auto_name, LeakMode, Lif, Linear, Module, ModuleError, Residual, Sequential, Submodule,
+    auto_name, check_matrix, LeakMode, Lif, Linear, Module, ModuleError, Residual, Sequential,
+    Submodule,
 };
 use crate::tree::Path;
 use rand::RngCore;
@@ -75,6 +76,7 @@ impl ModuleSpec {
             ModuleSpec::Linear {
                 shape, has_bias, ..
             } => {
+                check_size(shape[0], shape[1])?;
                 let lin = Linear::new(shape[0], shape[1], rng);
                 Ok(if *has_bias { lin.with_bias(rng) } else { lin }.boxed())
             }
@@ -86,6 +88,10 @@ impl ModuleSpec {
                 dt,
                 ..
             } => {
+                check_size(shape[0], 1)?;
+                if *has_rec {
+                    check_size(shape[1], shape[0])?;
+                }
                 let mut lif = Lif::from_shape(shape[0], shape[1])?.leak_mode(*leak_mode);
                 if let Some(k) = n_synapses {
                     if *k != lif.n_synapses() {
@@ -120,6 +126,14 @@ impl ModuleSpec {
             }
         }
     }
+}
+
+/// A weight matrix of `rows x cols` can be built (see `size.rs`).
+fn check_size(rows: usize, cols: usize) -> Result<(), ModuleError> {
+    check_matrix(rows, cols).map_err(|message| ModuleError::Config {
+        module: Path::root(),
+        message,
+    })
 }
 
 fn build_children(

@@ -10,6 +10,7 @@
 
 use super::error::{Source, SpecError};
 use super::network::ParamSpec;
+use super::number::show_with_f32;
 use super::raw::RawBound;
 use super::values::NumberArray;
 use std::ops::Range;
@@ -277,6 +278,24 @@ fn read_bound(
         return Err(src.error(
             raw.span(),
             format!("`{key}` contains nan: expected numbers (inf and -inf are allowed)"),
+        ));
+    }
+    // A lower bound of +inf (or an upper bound of -inf) admits no value;
+    // checked after rounding to f32, where 1e300 is inf.
+    let impossible = if key == "lower" {
+        f32::INFINITY
+    } else {
+        f32::NEG_INFINITY
+    };
+    if let Some(&x) = array.data.iter().find(|&&x| x as f32 == impossible) {
+        return Err(src.error(
+            raw.span(),
+            format!(
+                "`{key}` is {}: no value satisfies it; expected a finite number (or {} for no \
+                 {key} bound)",
+                show_with_f32(x),
+                -impossible
+            ),
         ));
     }
     if array.is_scalar() {

@@ -33,6 +33,7 @@
 mod bounds;
 mod error;
 mod network;
+mod number;
 mod raw;
 mod settings;
 mod values;

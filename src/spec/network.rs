@@ -10,8 +10,11 @@
 //! of the parameter tree, so paths read `2_Residual/1_LIF/alpha`.
 
 use super::error::{Source, SpecError};
+use super::number::show_with_f32;
 use super::raw::{LayerType, RawLayer, RawLeakMode, RawNetwork};
 use super::values::{BiasValue, NumberArray};
+use crate::checkpoint::OPTIMIZER_PREFIX;
+use crate::nn::check_matrix;
 use std::collections::HashSet;
 use std::ops::Range;
 use toml::Spanned;
@@ -330,6 +333,20 @@ fn convert_children(
             Some(p) => format!("{p}/{key}"),
             None => key.clone(),
         };
+        if format!("{path}/").starts_with(OPTIMIZER_PREFIX) {
+            let span = raw_layer
+                .get_ref()
+                .name
+                .as_ref()
+                .map_or(raw_layer.span(), |n| n.span());
+            return Err(src.error(
+                span,
+                format!(
+                    "a top-level layer named `{key}`: expected another name (checkpoints keep the \
+                     optimiser's state under `{OPTIMIZER_PREFIX}`)"
+                ),
+            ));
+        }
         let layer = convert_layer(src, raw_layer, &path)?;
         if let (Some(prev), Some(prev_key)) = (layers.last(), keys.last()) {
             if prev.n_out() != layer.n_in() {
@@ -561,6 +578,12 @@ fn convert_linear(
         ));
     };
     let (n_in, n_out) = read_shape(src, shape, path)?;
+    check_matrix(n_in, n_out).map_err(|reason| {
+        src.error(
+            shape.span(),
+            format!("linear layer `{path}` has weights of {reason}"),
+        )
+    })?;
     let bias = match &layer.bias {
         None => false,
         Some(b) => match b.get_ref() {
@@ -626,6 +649,19 @@ fn convert_lif(
             ))
         }
     };
+    let recurrent = layer.recurrent.as_ref().is_some_and(|r| *r.get_ref());
+    let (rows, cols) = if recurrent { (n_out, n_in) } else { (n_in, 1) };
+    check_matrix(rows, cols).map_err(|reason| {
+        let what = if recurrent {
+            "recurrent weights"
+        } else {
+            "parameters"
+        };
+        src.error(
+            raw.span(),
+            format!("LIF layer `{path}` has {what} of {reason}"),
+        )
+    })?;
     let n_syn = n_in / n_out;
     let mode = layer
         .leak_mode
@@ -711,7 +747,7 @@ fn convert_lif(
                 dt.span(),
                 format!(
                     "layer `{path}`: expected a positive timestep `dt` (s), got {}",
-                    dt.get_ref()
+                    show_with_f32(*dt.get_ref())
                 ),
             ))
         }
@@ -751,13 +787,13 @@ fn convert_lif(
     )?;
     let noise_std = match &layer.noise_std {
         None => 0.0,
-        Some(v) if v.get_ref().is_finite() && *v.get_ref() >= 0.0 => *v.get_ref(),
+        Some(v) if (*v.get_ref() as f32).is_finite() && *v.get_ref() >= 0.0 => *v.get_ref(),
         Some(v) => {
             return Err(src.error(
                 v.span(),
                 format!(
-                    "layer `{path}`: expected `noise_std` >= 0, got {}",
-                    v.get_ref()
+                    "layer `{path}`: expected a finite `noise_std` >= 0, got {}",
+                    show_with_f32(*v.get_ref())
                 ),
             ))
         }
@@ -777,7 +813,7 @@ fn convert_lif(
         n_in,
         n_out,
         leak,
-        recurrent: layer.recurrent.as_ref().is_some_and(|r| *r.get_ref()),
+        recurrent,
         dt: dt as f32,
         bias,
         threshold,
@@ -846,7 +882,10 @@ fn init_value_from(
         };
         return Err(src.error(
             span,
-            format!("`{param_path}`{which} is {bad}: expected {expectation}"),
+            format!(
+                "`{param_path}`{which} is {}: expected {expectation}",
+                show_with_f32(*bad)
+            ),
         ));
     }
     Ok(InitValue {

@@ -4,6 +4,7 @@
 //! error rather than silently ignored.
 
 use super::error::{Source, SpecError};
+use super::number::show_with_f32;
 use super::raw::{
     RawBackend, RawData, RawLoss, RawLossKind, RawOptimizer, RawOptimizerKind, RawTraining,
 };
@@ -130,13 +131,18 @@ fn in_range(
     ok: bool,
     expected: &str,
 ) -> Result<f32, SpecError> {
-    if ok && v.get_ref().is_finite() {
-        Ok(*v.get_ref() as f32)
-    } else {
+    let value = *v.get_ref();
+    // Checked after rounding to f32, the precision training runs in.
+    let shown = show_with_f32(value);
+    if !(value as f32).is_finite() {
         Err(src.error(
             v.span(),
-            format!("`{key}` is {}: expected {expected}", v.get_ref()),
+            format!("`{key}` is {shown}: expected a finite number ({expected})"),
         ))
+    } else if ok {
+        Ok(value as f32)
+    } else {
+        Err(src.error(v.span(), format!("`{key}` is {shown}: expected {expected}")))
     }
 }
 
