@@ -224,6 +224,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError
 
 /// Reads a checkpoint written by [`save_checkpoint`] (or any safetensors
 /// file of f32 tensors).
+/// The largest epoch a checkpoint may record, far beyond any run, so that
+/// counting on from it cannot overflow.
+const MAX_EPOCH: u64 = u32::MAX as u64;
+
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let file = path.display().to_string();
     let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
@@ -312,9 +316,11 @@ pub fn load_checkpoint(path: &Path) -> Result<Checkpoint, CheckpointError> {
         }
     };
     let epoch = match meta.get("epoch") {
-        Some(e) => e
-            .parse()
-            .map_err(|_| format(format!("metadata `epoch` is `{e}`: expected a number")))?,
+        Some(e) => e.parse().ok().filter(|&n| n <= MAX_EPOCH).ok_or_else(|| {
+            format(format!(
+                "metadata `epoch` is `{e}`: expected a number up to {MAX_EPOCH}"
+            ))
+        })?,
         None => 0,
     };
     let user_meta = meta

@@ -1,5 +1,6 @@
 //! The `neurojit` command line, run as a user runs it.
 
+use neurojit::checkpoint::{load_checkpoint, save_checkpoint};
 use neurojit::data::{save_npz, Dataset, Targets};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -95,6 +96,27 @@ fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
     assert_eq!(
         history(&dir.path().join("full")),
         history(&dir.path().join("part"))
+    );
+}
+
+#[test]
+fn resuming_from_a_damaged_checkpoint_names_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    train_tutorial(dir.path(), "--out", "run", 1);
+    let path = dir.path().join("run/checkpoint.safetensors");
+    let mut checkpoint = load_checkpoint(&path).unwrap();
+    let damaged = checkpoint.params[1].path.clone();
+    checkpoint.params[1].data[2] = f32::NAN;
+    save_checkpoint(&path, &checkpoint).unwrap();
+    let out = neurojit(
+        &["train", "--resume", "run", "--epochs", "2", "--no-plots"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("`{damaged}` holds NaN at element 2")),
+        "{err}"
     );
 }
 
@@ -218,6 +240,30 @@ fn ir_shows_a_benchmark_preset_and_its_schedule() {
     let text = stdout(&out);
     assert!(text.contains("matmul [16,128]"), "{text}");
     assert!(text.contains("loop [16,128"), "{text}");
+    // A program asked for by name is answered even when the network needs
+    // none: a single linear layer has nothing to hoist into a prologue.
+    std::fs::write(
+        dir.path().join("linear.toml"),
+        "[network]\nlayers = [{ type = \"linear\", shape = [2, 3] }]\n",
+    )
+    .unwrap();
+    let out = neurojit(
+        &[
+            "ir",
+            "linear.toml",
+            "--stage",
+            "simplified",
+            "--program",
+            "prologue",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("# prologue: empty"),
+        "{}",
+        stdout(&out)
+    );
     let out = neurojit(&["ir", "--preset", "huge"], dir.path());
     assert!(!out.status.success());
     assert!(

@@ -131,7 +131,15 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
                 (Program::Optimizer, "optimizer", &update),
             ];
             for (which, name, graph) in all {
-                if args.program.is_some_and(|p| p != which) || graph.outputs().is_empty() {
+                if args.program.is_some_and(|p| p != which) {
+                    continue;
+                }
+                if graph.outputs().is_empty() {
+                    // Listed only when asked for, so that it does not look
+                    // like missing output.
+                    if args.program == Some(which) {
+                        println!("# {name}: empty (this network needs no {name} program)");
+                    }
                     continue;
                 }
                 match args.stage {

@@ -76,6 +76,14 @@ pub fn restore_checkpoint(
         .to_string();
     check_matches(checkpoint, &expected, &file)?;
     for tensor in &checkpoint.params {
+        // Training only saves finite parameters: anything else is damage,
+        // named here rather than as a non-finite gradient at the first step.
+        if let Some((i, x)) = tensor.data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            bail!(
+                "{file}: parameter `{}` holds {x} at element {i}: expected finite values",
+                tensor.path
+            );
+        }
         trainer.set_param(&Path::parse(&tensor.path), &tensor.data)?;
     }
     if let Some(opt) = &checkpoint.optimizer {
