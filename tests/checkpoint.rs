@@ -273,3 +273,17 @@ fn unreadable_files_are_errors_naming_them() {
     let err = load_checkpoint(&f64_file).unwrap_err();
     assert!(err.to_string().contains("expected F32"), "{err}");
 }
+
+#[test]
+fn an_epoch_beyond_any_run_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.safetensors");
+    let ck = Checkpoint {
+        epoch: u64::MAX,
+        ..full_checkpoint()
+    };
+    save_checkpoint(&path, &ck).unwrap();
+    let err = load_checkpoint(&path).unwrap_err().to_string();
+    assert!(err.contains("metadata `epoch`"), "{err}");
+    assert!(err.contains("expected a number up to"), "{err}");
+}
