@@ -203,6 +203,8 @@ impl RunDir {
                 });
             }
         }
+        // The folder first, so that an unusable path is reported as given.
+        fs::create_dir_all(path).map_err(io_error(path))?;
         let run = RunDir {
             root: path.to_path_buf(),
         };

@@ -121,6 +121,30 @@ fn resuming_from_a_damaged_checkpoint_names_the_parameter() {
 }
 
 #[test]
+fn resuming_with_another_optimizer_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    train_tutorial(dir.path(), "--out", "run", 1);
+    let spec_path = dir.path().join("run/spec.toml");
+    let spec = std::fs::read_to_string(&spec_path).unwrap();
+    assert!(spec.contains("kind = \"adam\""), "{spec}");
+    std::fs::write(
+        &spec_path,
+        spec.replace("kind = \"adam\"", "kind = \"sgd\""),
+    )
+    .unwrap();
+    let out = neurojit(
+        &["train", "--resume", "run", "--epochs", "2", "--no-plots"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("`adam`'s, but the spec's optimiser is `sgd`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn spec_errors_name_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -196,6 +220,13 @@ fn init_writes_the_tutorial_spec_once() {
     let again = neurojit(&["init", "spec.toml"], dir.path());
     assert!(!again.status.success());
     assert!(stderr(&again).contains("--force"));
+    let into_dir = neurojit(&["init", "--force", "."], dir.path());
+    assert!(!into_dir.status.success());
+    assert!(
+        stderr(&into_dir).contains("is a directory"),
+        "{}",
+        stderr(&into_dir)
+    );
 }
 
 #[test]

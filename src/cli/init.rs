@@ -17,6 +17,13 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
+    if args.path.is_dir() {
+        bail!(
+            "{} is a directory: expected the path of the spec file to write (e.g. {})",
+            args.path.display(),
+            args.path.join("spec.toml").display()
+        );
+    }
     if args.path.exists() && !args.force {
         bail!(
             "{} already exists (use --force to overwrite it)",

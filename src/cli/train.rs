@@ -103,6 +103,15 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         );
     }
 
+    // Before compiling, so that an unusable `--out` is reported at once.
+    let run_dir = match existing_run {
+        Some(run_dir) => run_dir,
+        None => match &args.out {
+            Some(path) => RunDir::create_at(path)?,
+            None => RunDir::create_new(Path::new("runs"))?,
+        },
+    };
+
     let started = Instant::now();
     let mut trainer = Trainer::new(
         exp.network.as_ref(),
@@ -119,13 +128,6 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         trainer.compile_seconds() * 1e3
     );
 
-    let run_dir = match existing_run {
-        Some(run_dir) => run_dir,
-        None => match &args.out {
-            Some(path) => RunDir::create_at(path)?,
-            None => RunDir::create_new(Path::new("runs"))?,
-        },
-    };
 
     let mut first_epoch = 1u64;
     let mut progress = EpochProgress::default();
