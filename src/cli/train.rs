@@ -128,7 +128,6 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         trainer.compile_seconds() * 1e3
     );
 
-
     let mut first_epoch = 1u64;
     let mut progress = EpochProgress::default();
     let mut best = f64::INFINITY;

@@ -6,6 +6,7 @@
 //! inputs `(samples, T, n_in)`, target signals `(samples, T, n_out)`,
 //! labels `(samples,)`.
 
+mod npy_header;
 mod npz;
 mod tutorial;
 
