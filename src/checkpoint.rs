@@ -222,12 +222,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError
     result.map_err(io)
 }
 
-/// Reads a checkpoint written by [`save_checkpoint`] (or any safetensors
-/// file of f32 tensors).
 /// The largest epoch a checkpoint may record, far beyond any run, so that
 /// counting on from it cannot overflow.
 const MAX_EPOCH: u64 = u32::MAX as u64;
 
+/// Reads a checkpoint written by [`save_checkpoint`] (or any safetensors
+/// file of f32 tensors).
 pub fn load_checkpoint(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let file = path.display().to_string();
     let bytes = fs::read(path).map_err(|source| CheckpointError::Io {

@@ -212,6 +212,14 @@ impl RunDir {
         Ok(run)
     }
 
+    /// Removes the folder if nothing was written to it yet (only its empty
+    /// `plots/`); anything else is left as it is.
+    pub fn remove_if_empty(&self) {
+        // `remove_dir` refuses non-empty folders, so nothing written is lost.
+        let _ = fs::remove_dir(self.plots_dir());
+        let _ = fs::remove_dir(&self.root);
+    }
+
     /// Opens an existing run folder (one with a `spec.toml`).
     pub fn open(path: &Path) -> Result<RunDir, RunDirError> {
         let run = RunDir {

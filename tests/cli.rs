@@ -166,7 +166,7 @@ fn conformance_on_a_directory_without_cases_fails() {
     let out = neurojit(&["conformance", "empty"], dir.path());
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("no cases"), "{err}");
+    assert!(err.contains("expected at least one case"), "{err}");
 }
 
 #[test]
@@ -186,6 +186,30 @@ fn a_task_too_large_to_hold_is_refused_before_anything_is_allocated() {
     assert!(
         !err.contains("panicked") && !err.contains("allocation"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_run_too_long_for_its_tape_is_refused_and_leaves_no_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    // 8 x 20000 floats per step of the LIF's tape, over 2000 steps.
+    std::fs::write(
+        dir.path().join("wide.toml"),
+        "[network]\nlayers = [\n  { type = \"linear\", shape = [2, 20000] },\n  \
+         { type = \"lif\", n = 20000 },\n  { type = \"linear\", shape = [20000, 1] },\n  \
+         { type = \"lif\", n = 1 },\n]\n[training]\nT = 2000\n",
+    )
+    .unwrap();
+    let out = neurojit(&["train", "wide.toml", "--out", "run"], dir.path());
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("the tape entry `1_LIF/vmem` over 2000 timesteps"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("run").exists(),
+        "a half-made run folder was left"
     );
 }
 

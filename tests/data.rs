@@ -261,7 +261,7 @@ fn missing_arrays_are_named() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{} has both `targets` and `labels`: expected one of them",
+            "{} has both `targets` and `labels`: expected only one of them",
             path.display()
         )
     );

@@ -741,6 +741,7 @@ fn a_top_level_layer_may_not_take_the_checkpoints_optimizer_prefix() {
         "{ type = \"linear\", shape = [3, 3] }",
         "{ type = \"linear\", shape = [3, 3], name = \"optimizer\" }",
     );
+    assert!(text.contains("name = \"optimizer\""));
     assert!(parse(&text).is_ok());
 }
 
@@ -761,6 +762,15 @@ fn numbers_beyond_f32_are_reported_as_such() {
         "lr = 1e300",
         &["`lr` is 1e300", "expected a finite number"],
     );
+    // Valid as written, invalid as the f32 the optimiser runs with.
+    let text = format!("{SMALL}\n[optimizer]\nkind = \"adam\"\nlr = 1e-50\n");
+    assert_error(
+        &text,
+        "lr = 1e-50",
+        &["0 in the network", "positive learning rate"],
+    );
+    let text = format!("{SMALL}\n[optimizer]\nkind = \"adam\"\nb1 = 0.99999999999\n");
+    assert_error(&text, "b1 = 0.99999999999", &["(1 in f32)", "in [0, 1)"]);
 }
 
 #[test]

@@ -221,7 +221,10 @@ fn matmul_methods(c: &mut Criterion) {
 }
 
 /// Spike-count products at the densities training runs (the recurrent
-/// preset's spike trains are 40-45% nonzero), zero-skipping against dense.
+/// preset's spike trains are 40-45% nonzero): the per-call choice (`jit`,
+/// zero-skipping at most 1/8 nonzero) against dense only. To time the
+/// zero-skipping path at every density, set `SPARSE_DENSITY` to 1.0 in
+/// `matmul_shims.rs`.
 fn spike_density(c: &mut Criterion) {
     let sparse = Jit::new();
     let dense = Jit::with_options(JitOptions {

@@ -32,7 +32,9 @@ pub(crate) fn check_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
     buffers.extend(per_step("tape entry", &p.tape));
     buffers.extend(per_step("sequence", &p.sequences));
     buffers.extend(per_step("record", &p.records));
-    buffers.push(("input".to_string(), p.input.numel()));
+    for (slot, numel) in input_sizes(p).into_iter().enumerate() {
+        buffers.push((format!("input #{slot}"), numel));
+    }
     buffers.push(("target".to_string(), p.target.numel()));
     buffers.push(("prediction".to_string(), p.prediction.numel()));
     for (what, numel) in buffers {
@@ -192,9 +194,9 @@ fn fixed_values(programs: &TrainingPrograms) -> Vec<Vec<f32>> {
     fixed
 }
 
-/// One time-major buffer per input slot, shaped from the programs' `Input`
+/// Floats per step of each input slot, from the programs' `Input`
 /// arguments (slot 0 is the network input).
-fn input_buffers(programs: &TrainingPrograms, steps: usize) -> Vec<Vec<f32>> {
+fn input_sizes(programs: &TrainingPrograms) -> Vec<usize> {
     let mut sizes = vec![programs.input.numel()];
     for graph in [&programs.forward, &programs.backward] {
         for arg in graph.args().iter().filter(|a| a.kind == ArgKind::Input) {
@@ -204,5 +206,13 @@ fn input_buffers(programs: &TrainingPrograms, steps: usize) -> Vec<Vec<f32>> {
             sizes[arg.slot] = arg.shape.numel();
         }
     }
-    sizes.into_iter().map(|n| vec![0.0; n * steps]).collect()
+    sizes
+}
+
+/// One time-major buffer per input slot.
+fn input_buffers(programs: &TrainingPrograms, steps: usize) -> Vec<Vec<f32>> {
+    input_sizes(programs)
+        .into_iter()
+        .map(|n| vec![0.0; n * steps])
+        .collect()
 }

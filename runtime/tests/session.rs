@@ -280,12 +280,16 @@ fn a_session_moved_between_passes_computes_the_same_results() {
 #[test]
 fn a_session_too_long_to_hold_is_refused_naming_the_buffer() {
     let programs = compile_training(&leaky_program()).unwrap();
-    // The input alone would need B * N * steps floats, past the limit.
+    // Every per-step buffer of B * N floats would exceed the limit.
     let steps = neurojit_runtime::MAX_BUFFER_ELEMENTS / (B * N) + 1;
     let err = match Session::new(programs, &Interpreter, steps) {
         Ok(_) => panic!("a session of {steps} steps was built"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains(&format!("over {steps} timesteps")), "{err}");
+    // The tape keeps the state `h` (B x N floats) for every step.
+    assert!(
+        err.contains(&format!("the tape entry `h` over {steps} timesteps")),
+        "{err}"
+    );
     assert!(err.contains("expected at most"), "{err}");
 }

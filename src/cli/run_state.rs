@@ -31,7 +31,7 @@ pub fn checkpoint_of(trainer: &Trainer, epoch: u64, best_loss: f64) -> Checkpoin
         moments.len() / slots.len()
     };
     let optimizer = OptimizerState {
-        kind: optimizer_kind(trainer).to_string(),
+        kind: trainer.optimizer_kind().to_string(),
         step,
         slots: (0..per_param)
             .map(|k| {
@@ -87,7 +87,7 @@ pub fn restore_checkpoint(
         trainer.set_param(&Path::parse(&tensor.path), &tensor.data)?;
     }
     if let Some(opt) = &checkpoint.optimizer {
-        let kind = optimizer_kind(trainer);
+        let kind = trainer.optimizer_kind();
         if opt.kind != kind {
             bail!(
                 "{file}: the optimiser state is `{}`'s, but the spec's optimiser is `{kind}`: \
@@ -101,17 +101,6 @@ pub fn restore_checkpoint(
             .with_context(|| format!("{file}: the optimiser state does not fit the optimiser"))?;
     }
     Ok(())
-}
-
-/// The name checkpoints give the trainer's optimiser: Adam keeps two
-/// moments per parameter, SGD none.
-fn optimizer_kind(trainer: &Trainer) -> &'static str {
-    let (moments, _) = trainer.optimizer_state();
-    if moments.len() == 2 * trainer.param_slots().len() && !moments.is_empty() {
-        "adam"
-    } else {
-        "sgd"
-    }
 }
 
 /// The checkpoint's optimiser tensors in the trainer's moment order (moment

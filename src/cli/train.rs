@@ -104,6 +104,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
 
     // Before compiling, so that an unusable `--out` is reported at once.
+    let new_folder = existing_run.is_none() && args.out.as_ref().is_none_or(|p| !p.exists());
     let run_dir = match existing_run {
         Some(run_dir) => run_dir,
         None => match &args.out {
@@ -113,13 +114,23 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
 
     let started = Instant::now();
-    let mut trainer = Trainer::new(
+    let trainer = Trainer::new(
         exp.network.as_ref(),
         &exp.trace,
         std::mem::replace(&mut exp.optimizer, Box::new(neurojit::optim::Sgd::new(0.0))),
         exp.clip.clone(),
         &exp.run,
-    )?;
+    );
+    let mut trainer = match trainer {
+        Ok(trainer) => trainer,
+        Err(error) => {
+            // Leave no half-made run folder to block a retry with `--out`.
+            if new_folder {
+                run_dir.remove_if_empty();
+            }
+            return Err(error.into());
+        }
+    };
     println!(
         "compiled {} parameters ({} backend, {} thread(s)) in {:.1} ms",
         trainer.param_slots().len(),

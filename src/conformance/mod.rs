@@ -126,6 +126,8 @@ pub enum ConformanceError {
     Io { path: String, message: String },
     #[error("malformed case: {0}")]
     Format(String),
+    #[error("{dir}: {expected}")]
+    NoCases { dir: String, expected: &'static str },
     #[error("{0}")]
     Module(#[from] ModuleError),
     #[error("{0}")]
@@ -221,9 +223,14 @@ pub fn run_directory(dir: &FsPath, engine: Engine) -> Result<Vec<CaseReport>, Co
     let files = case_files(dir)?;
     // An empty directory is more likely a wrong path than a passing suite.
     if files.is_empty() {
-        return Err(ConformanceError::Io {
-            path: dir.display().to_string(),
-            message: "no cases: expected `.json` case files or an `index.json`".into(),
+        let expected = if dir.join("index.json").exists() {
+            "its index.json lists no cases: expected at least one"
+        } else {
+            "no `.json` case files and no index.json: expected at least one case"
+        };
+        return Err(ConformanceError::NoCases {
+            dir: dir.display().to_string(),
+            expected,
         });
     }
     let mut reports = Vec::new();

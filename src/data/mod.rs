@@ -68,7 +68,7 @@ pub enum DataError {
         present: String,
         expected: String,
     },
-    #[error("{file} has both `targets` and `labels`: expected one of them")]
+    #[error("{file} has both `targets` and `labels`: expected only one of them")]
     BothTargets { file: String },
     #[error("{file}: array `{array}` has an unreadable npy header: {problem}")]
     Header {

@@ -10,7 +10,7 @@ pub fn check_matrix(rows: usize, cols: usize) -> Result<(), String> {
     match rows.checked_mul(cols) {
         Some(n) if n <= MAX_BUFFER_ELEMENTS => Ok(()),
         _ => Err(format!(
-            "a {rows} x {cols} matrix: expected at most {MAX_BUFFER_ELEMENTS} floats (1 GiB)"
+            "{rows} x {cols} floats: expected at most {MAX_BUFFER_ELEMENTS} (1 GiB)"
         )),
     }
 }

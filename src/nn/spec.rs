@@ -76,7 +76,7 @@ impl ModuleSpec {
             ModuleSpec::Linear {
                 shape, has_bias, ..
             } => {
-                check_size(shape[0], shape[1])?;
+                check_size("weights", shape[0], shape[1])?;
                 let lin = Linear::new(shape[0], shape[1], rng);
                 Ok(if *has_bias { lin.with_bias(rng) } else { lin }.boxed())
             }
@@ -88,9 +88,9 @@ impl ModuleSpec {
                 dt,
                 ..
             } => {
-                check_size(shape[0], 1)?;
+                check_size("per-synapse parameters", shape[0], 1)?;
                 if *has_rec {
-                    check_size(shape[1], shape[0])?;
+                    check_size("recurrent weights", shape[1], shape[0])?;
                 }
                 let mut lif = Lif::from_shape(shape[0], shape[1])?.leak_mode(*leak_mode);
                 if let Some(k) = n_synapses {
@@ -128,11 +128,11 @@ impl ModuleSpec {
     }
 }
 
-/// A weight matrix of `rows x cols` can be built (see `size.rs`).
-fn check_size(rows: usize, cols: usize) -> Result<(), ModuleError> {
-    check_matrix(rows, cols).map_err(|message| ModuleError::Config {
+/// `what`, `rows x cols` floats, can be built (see `size.rs`).
+fn check_size(what: &str, rows: usize, cols: usize) -> Result<(), ModuleError> {
+    check_matrix(rows, cols).map_err(|reason| ModuleError::Config {
         module: Path::root(),
-        message,
+        message: format!("{what} of {reason}"),
     })
 }
 

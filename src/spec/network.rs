@@ -650,13 +650,13 @@ fn convert_lif(
         }
     };
     let recurrent = layer.recurrent.as_ref().is_some_and(|r| *r.get_ref());
-    let (rows, cols) = if recurrent { (n_out, n_in) } else { (n_in, 1) };
+    // `w_rec` holds n_out x n_in floats, the per-synapse parameters n_in.
+    let (rows, cols, what) = if recurrent {
+        (n_out, n_in, "recurrent weights")
+    } else {
+        (n_in, 1, "per-synapse parameters")
+    };
     check_matrix(rows, cols).map_err(|reason| {
-        let what = if recurrent {
-            "recurrent weights"
-        } else {
-            "parameters"
-        };
         src.error(
             raw.span(),
             format!("LIF layer `{path}` has {what} of {reason}"),

@@ -4,7 +4,7 @@
 //! error rather than silently ignored.
 
 use super::error::{Source, SpecError};
-use super::number::show_with_f32;
+use super::number::{show, show_with_f32};
 use super::raw::{
     RawBackend, RawData, RawLoss, RawLossKind, RawOptimizer, RawOptimizerKind, RawTraining,
 };
@@ -124,24 +124,34 @@ pub struct TutorialTaskSpec {
     pub input_prob: f32,
 }
 
+/// Reads `v` as the f32 training runs in, checking `valid` on that value
+/// (`b1 = 0.99999999999` is 1 in f32, `lr = 1e-50` is 0).
 fn in_range(
     src: &Source,
     v: &Spanned<f64>,
     key: &str,
-    ok: bool,
+    valid: impl Fn(f32) -> bool,
     expected: &str,
 ) -> Result<f32, SpecError> {
     let value = *v.get_ref();
-    // Checked after rounding to f32, the precision training runs in.
+    let rounded = value as f32;
     let shown = show_with_f32(value);
-    if !(value as f32).is_finite() {
+    if !rounded.is_finite() {
         Err(src.error(
             v.span(),
             format!("`{key}` is {shown}: expected a finite number ({expected})"),
         ))
-    } else if ok {
-        Ok(value as f32)
+    } else if valid(rounded) {
+        Ok(rounded)
     } else {
+        // Say so when rounding changed the number visibly (0.99999999999
+        // is 1 in f32); zero and infinity are noted by `show_with_f32`.
+        let rounded_text = rounded.to_string();
+        let shown = if rounded != 0.0 && rounded_text != show(value) {
+            format!("{shown} ({rounded_text} in f32)")
+        } else {
+            shown
+        };
         Err(src.error(v.span(), format!("`{key}` is {shown}: expected {expected}")))
     }
 }
@@ -168,8 +178,7 @@ pub(crate) fn convert_loss(
         };
     }
     if let Some(w) = &raw.bounds_weight {
-        let x = *w.get_ref();
-        spec.bounds_weight = in_range(src, w, "bounds_weight", x >= 0.0, "a number >= 0")?;
+        spec.bounds_weight = in_range(src, w, "bounds_weight", |x| x >= 0.0, "a number >= 0")?;
     }
     Ok(spec)
 }
@@ -198,18 +207,16 @@ pub(crate) fn convert_optimizer(
         }
     }
     if let Some(lr) = &raw.lr {
-        let x = *lr.get_ref();
-        spec.lr = in_range(src, lr, "lr", x > 0.0, "a positive learning rate")?;
+        spec.lr = in_range(src, lr, "lr", |x| x > 0.0, "a positive learning rate")?;
     }
     for (key, value, slot) in [("b1", &raw.b1, &mut spec.b1), ("b2", &raw.b2, &mut spec.b2)] {
         if let Some(v) = value {
-            let x = *v.get_ref();
-            *slot = in_range(src, v, key, (0.0..1.0).contains(&x), "a number in [0, 1)")?;
+            let in_unit = |x: f32| (0.0..1.0).contains(&x);
+            *slot = in_range(src, v, key, in_unit, "a number in [0, 1)")?;
         }
     }
     if let Some(eps) = &raw.eps {
-        let x = *eps.get_ref();
-        spec.eps = in_range(src, eps, "eps", x > 0.0, "a positive number")?;
+        spec.eps = in_range(src, eps, "eps", |x| x > 0.0, "a positive number")?;
     }
     if let Some(clip) = &raw.bounds_clip {
         spec.bounds_clip = *clip.get_ref();
@@ -288,12 +295,11 @@ pub(crate) fn convert_data(
                 task.samples = at_least_one(src, v, "samples")?;
             }
             if let Some(v) = &raw.input_prob {
-                let x = *v.get_ref();
                 task.input_prob = in_range(
                     src,
                     v,
                     "input_prob",
-                    (0.0..=1.0).contains(&x),
+                    |x| (0.0..=1.0).contains(&x),
                     "a probability in [0, 1]",
                 )?;
             }

@@ -206,6 +206,13 @@ impl Trainer {
         Ok(())
     }
 
+    /// The optimiser's kind as checkpoints record it: `adam` or `sgd`
+    /// (without a variant such as `(optax)`).
+    pub fn optimizer_kind(&self) -> &'static str {
+        let name = self.optimizer.name();
+        name.split_whitespace().next().unwrap_or(name)
+    }
+
     /// The optimiser's moments and step counter (for checkpoints).
     pub fn optimizer_state(&self) -> (&[Vec<f32>], u64) {
         (self.update.moments(), self.update.steps_taken())

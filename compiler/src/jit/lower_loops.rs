@@ -249,9 +249,17 @@ fn access_bases(e: &mut Emitter, plan: &Plan) -> Vec<Address> {
     plan.homes
         .iter()
         .map(|&home| match home {
-            Home::Scratch(offset) if i32::try_from(4 * offset).is_ok() => Address {
-                register: e.scratch,
-                displacement: 4 * offset as i32,
+            Home::Scratch(offset) => match i32::try_from(4 * offset) {
+                // Positions within a row add at most a row's bytes to the
+                // displacement: keep half the range for them.
+                Ok(displacement) if displacement <= i32::MAX / 2 => Address {
+                    register: e.scratch,
+                    displacement,
+                },
+                _ => Address {
+                    register: e.base(home),
+                    displacement: 0,
+                },
             },
             _ => Address {
                 register: e.base(home),

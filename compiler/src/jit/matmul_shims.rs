@@ -60,7 +60,10 @@ pub(crate) enum ZeroSkipping {
 /// fraction of nonzeros. Measured, 32x256 @ 256x256 with the blocked
 /// kernels: 5.1 us sparse against 40 us dense at 1% nonzeros, 14.6 against
 /// 38 us at 10%, 38.9 against 38.0 us at 20%; 16x128 @ 128x10 broke even
-/// at 1%.
+/// at 1%. A later run of the `spike_density` bench (docs/performance.md)
+/// put the crossing of 32x256 @ 256x256 nearer 27% and of 16x128 @ 128x128
+/// near 35%: the machine's load moves these figures, and 1/8 stays on the
+/// safe side of all of them.
 const SPARSE_DENSITY: f32 = 0.125;
 
 /// `c = op(a) @ op(b)` (or `c += ...` when `accumulate`), `op(a)` being
