@@ -233,6 +233,14 @@ impl RunDir {
         Ok(run)
     }
 
+    /// Checks that files can be written into the folder, by creating and
+    /// removing an empty one.
+    pub fn check_writable(&self) -> Result<(), RunDirError> {
+        let probe = self.root.join(".write-check");
+        fs::File::create(&probe).map_err(io_error(&self.root))?;
+        fs::remove_file(&probe).map_err(io_error(&probe))
+    }
+
     /// A handle on `path` without checking that it is a run folder, for
     /// reading whatever files it has (e.g. plotting an interrupted run).
     pub fn unchecked(path: &Path) -> RunDir {

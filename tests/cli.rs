@@ -455,6 +455,10 @@ fn counts_and_durations_out_of_range_are_errors_naming_the_option() {
             "--seconds",
         ),
         (
+            &["bench", "--preset", "tiny", "--seconds", "-1"][..],
+            "--seconds",
+        ),
+        (
             &["bench", "--preset", "tiny", "--threads", "0"][..],
             "--threads",
         ),

@@ -22,7 +22,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1, value_parser = super::at_least_one)]
     threads: usize,
     /// Seconds of timed steps per backend (at least 3 steps are timed).
-    #[arg(long, default_value = "3", value_parser = seconds)]
+    #[arg(long, default_value = "3", value_parser = seconds, allow_negative_numbers = true)]
     seconds: Duration,
     /// At most this many timed steps per backend.
     #[arg(long, default_value_t = 200, value_parser = super::at_least_one)]

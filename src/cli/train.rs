@@ -51,12 +51,14 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
-    // A new run's folder is created only once the spec, the data and the
-    // compiled programs are known to be good, so a failed start leaves
-    // nothing behind.
+    // A new run's folder is created once the spec and the data are known to
+    // be good, and removed again if compiling fails, so a failed start
+    // leaves nothing behind.
     let (existing_run, mut spec, spec_text) = match &args.resume {
         Some(dir) => {
             let run_dir = RunDir::open(dir)?;
+            // Before any epoch is appended to its history.
+            run_dir.check_writable()?;
             let text = run_dir.read_spec()?;
             let spec = parse_spec(&text, &run_dir.spec_path().display().to_string())?;
             (Some(run_dir), spec, text)
