@@ -18,6 +18,14 @@ use neurojit_compiler::program::{Slot, TrainingPrograms};
 /// buffer, rather than aborting on a failed allocation.
 pub const MAX_BUFFER_ELEMENTS: usize = 1 << 28;
 
+/// Whether a buffer of `dims` (their product, computed without overflow)
+/// stays within [`MAX_BUFFER_ELEMENTS`].
+pub fn fits_in_buffer(dims: &[usize]) -> bool {
+    dims.iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .is_some_and(|n| n <= MAX_BUFFER_ELEMENTS)
+}
+
 /// Checks that every buffer of a session over `steps` timesteps stays
 /// within [`MAX_BUFFER_ELEMENTS`] (time-indexed buffers hold a row per
 /// step).
@@ -38,10 +46,7 @@ pub(crate) fn check_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
     buffers.push(("target".to_string(), p.target.numel()));
     buffers.push(("prediction".to_string(), p.prediction.numel()));
     for (what, numel) in buffers {
-        let fits = numel
-            .checked_mul(steps)
-            .is_some_and(|n| n <= MAX_BUFFER_ELEMENTS);
-        if !fits {
+        if !fits_in_buffer(&[numel, steps]) {
             return Err(RuntimeError::TooLarge {
                 what: format!("the {what} over {steps} timesteps ({numel} floats per step)"),
                 limit: MAX_BUFFER_ELEMENTS,

@@ -7,7 +7,7 @@
 
 use super::load::spec_or_tutorial;
 use super::run_state::{checkpoint_of, restore_checkpoint, targets_for};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use neurojit::data::{load_npz, tutorial_task, Dataset, TutorialTask};
@@ -15,7 +15,7 @@ use neurojit::plot::plot_run_detailed;
 use neurojit::run_dir::{CheckpointKind, HistoryRow, RunDir};
 use neurojit::spec::{parse_spec, DataSpec, Spec};
 use neurojit::train::{experiment, record_sample, Trainer};
-use neurojit_runtime::{BackendKind, MAX_BUFFER_ELEMENTS};
+use neurojit_runtime::{fits_in_buffer, BackendKind, MAX_BUFFER_ELEMENTS};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -354,17 +354,13 @@ fn load_data(spec: &Spec) -> Result<Dataset> {
 /// the spec and the command line), instead of aborting while allocating it.
 fn check_task_size(task: &TutorialTask) -> Result<()> {
     let width = task.n_in.max(task.n_out);
-    let floats = task
-        .samples
-        .checked_mul(task.t)
-        .and_then(|rows| rows.checked_mul(width));
-    match floats {
-        Some(n) if n <= MAX_BUFFER_ELEMENTS => Ok(()),
-        _ => Err(anyhow!(
+    if !fits_in_buffer(&[task.samples, task.t, width]) {
+        bail!(
             "the built-in task of {} samples x T = {} timesteps x {width} channels: expected at \
              most {MAX_BUFFER_ELEMENTS} floats (1 GiB) per array; use fewer samples or timesteps",
             task.samples,
             task.t
-        )),
+        );
     }
+    Ok(())
 }

@@ -3,15 +3,16 @@
 //! session buffer may hold, is refused with an error instead of a wrapped
 //! size or an aborted allocation.
 
-use neurojit_runtime::MAX_BUFFER_ELEMENTS;
+use neurojit_runtime::{fits_in_buffer, MAX_BUFFER_ELEMENTS};
 
 /// Why a `rows x cols` matrix cannot be built, if it cannot.
 pub fn check_matrix(rows: usize, cols: usize) -> Result<(), String> {
-    match rows.checked_mul(cols) {
-        Some(n) if n <= MAX_BUFFER_ELEMENTS => Ok(()),
-        _ => Err(format!(
+    if fits_in_buffer(&[rows, cols]) {
+        Ok(())
+    } else {
+        Err(format!(
             "{rows} x {cols} floats: expected at most {MAX_BUFFER_ELEMENTS} (1 GiB)"
-        )),
+        ))
     }
 }
 

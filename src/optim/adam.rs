@@ -64,6 +64,10 @@ impl Optimizer for Adam {
         }
     }
 
+    fn kind(&self) -> &'static str {
+        "adam"
+    }
+
     fn moments_per_parameter(&self) -> usize {
         2
     }

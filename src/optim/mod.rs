@@ -34,6 +34,10 @@ use thiserror::Error;
 pub trait Optimizer: std::fmt::Debug + Send + Sync {
     fn name(&self) -> &'static str;
 
+    /// The optimiser's kind as specs and checkpoints write it (`adam`,
+    /// `sgd`), without a variant.
+    fn kind(&self) -> &'static str;
+
     /// Moment buffers per parameter (Adam: 2, SGD: 0).
     fn moments_per_parameter(&self) -> usize;
 

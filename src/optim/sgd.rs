@@ -21,6 +21,10 @@ impl Optimizer for Sgd {
         "sgd"
     }
 
+    fn kind(&self) -> &'static str {
+        "sgd"
+    }
+
     fn moments_per_parameter(&self) -> usize {
         0
     }

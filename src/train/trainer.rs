@@ -206,11 +206,9 @@ impl Trainer {
         Ok(())
     }
 
-    /// The optimiser's kind as checkpoints record it: `adam` or `sgd`
-    /// (without a variant such as `(optax)`).
+    /// The optimiser's kind as checkpoints record it: `adam` or `sgd`.
     pub fn optimizer_kind(&self) -> &'static str {
-        let name = self.optimizer.name();
-        name.split_whitespace().next().unwrap_or(name)
+        self.optimizer.kind()
     }
 
     /// The optimiser's moments and step counter (for checkpoints).
