@@ -8,6 +8,7 @@
 //! matmuls (`lower_matmul.rs`: inline code or calls). Buffer base addresses are loaded once,
 //! at the top level, so every later step can use them.
 
+use super::constants::ConstantPool;
 use super::lower_loops;
 use super::lower_matmul;
 use super::matmul_shims::{DenseMethod, MatmulDesc};
@@ -16,7 +17,7 @@ use super::simd::Features;
 use super::JitOptions;
 use crate::ir::{Graph, Op, Value};
 use crate::kernel::CompileError;
-use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::types::{F32X4, I64};
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value as ClifValue,
 };
@@ -49,6 +50,8 @@ pub(crate) struct Emitter<'a, 'f> {
     pub schedule: &'a Schedule,
     pub features: Features,
     pub options: &'a JitOptions,
+    /// The vector constants the kernel's loops use.
+    pub constants: &'a ConstantPool,
     args_table: ClifValue,
     outputs_table: ClifValue,
     pub(crate) scratch: ClifValue,
@@ -79,12 +82,14 @@ pub(crate) fn build_function(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
+    let constants = ConstantPool::default();
     let mut e = Emitter {
         b,
         graph,
         schedule,
         features,
         options,
+        constants: &constants,
         args_table: params[0],
         outputs_table: params[1],
         scratch: params[2],
@@ -102,6 +107,7 @@ pub(crate) fn build_function(
     e.b.seal_all_blocks();
     let descriptors = std::mem::take(&mut e.descriptors);
     e.b.finalize(frontend);
+    constants.store_all(func, F32X4);
     Ok(descriptors)
 }
 

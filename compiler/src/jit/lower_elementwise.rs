@@ -47,7 +47,7 @@ impl Lowered {
 /// What the rules need to know about the loop they are emitted into.
 pub(crate) struct ElementContext<'a> {
     pub graph: &'a Graph,
-    pub simd: Simd,
+    pub simd: Simd<'a>,
     /// Contract `a * b + c` (with `a * b` computed in the same loop) into
     /// one fused multiply-add.
     pub contract_fma: bool,

@@ -299,7 +299,7 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
     let numel = l.domain.numel();
     // Preheader: addresses, constants, invariant leaves, zeroed targets.
     let bases = access_bases(e, &plan);
-    let vector = Simd::new(e.features);
+    let vector = Simd::new(e.features, e.constants);
     for r in &plan.reduces {
         let len = e.graph.shape(r.node).numel();
         if numel == 0 || !r.across_row {
@@ -312,16 +312,17 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
     }
     let mut fixed: Vec<Option<ClifValue>> = vec![None; plan.leaves.len()];
     for (i, leaf) in plan.leaves.iter().enumerate() {
-        let s = match leaf.source {
-            Source::Splat(c) => e.b.ins().f32const(c),
+        fixed[i] = Some(match leaf.source {
+            Source::Splat(c) => vector.constant(&mut e.b, c),
             Source::Memory(a) if plan.invariant(a) => {
                 let at = bases[a];
-                e.b.ins()
-                    .load(F32, element_flags(), at.register, at.displacement)
+                let s =
+                    e.b.ins()
+                        .load(F32, element_flags(), at.register, at.displacement);
+                vector.splat(&mut e.b, s)
             }
             Source::Memory(_) => continue,
-        };
-        fixed[i] = Some(vector.splat(&mut e.b, s));
+        });
     }
     let mut index = Vec::new();
     emit_rows(e, &plan, &bases, &fixed, &mut index, vector)

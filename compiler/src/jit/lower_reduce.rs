@@ -23,7 +23,7 @@ use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
 /// Fills `len` floats at `base` with `+0.0`. Short buffers get straight-line
 /// stores; longer ones a do-while loop of vector stores and a scalar tail.
 pub(crate) fn fill_zero(e: &mut Emitter, base: ClifValue, len: usize) {
-    let vector = Simd::new(e.features);
+    let vector = Simd::new(e.features, e.constants);
     let chunks = len / LANES;
     const UNROLLED_CHUNKS: usize = 4;
     if chunks > 0 {

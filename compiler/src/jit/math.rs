@@ -192,7 +192,7 @@ pub(crate) fn log(s: Simd, b: &mut FunctionBuilder, x_in: Value) -> Value {
     s.select(b, negative_or_nan, nan, r)
 }
 
-impl Simd {
+impl Simd<'_> {
     /// `mask ? c : 0.0` for a constant `c`.
     pub fn keep_constant(self, b: &mut FunctionBuilder, mask: Mask, c: f32) -> Value {
         let value = self.constant(b, c);

@@ -8,7 +8,8 @@
 //! - `lower_loops.rs` emits each loop as an `f32x4` body and a partial-
 //!   vector tail (`lower_elementwise.rs` per op, `math.rs` for
 //!   exp/log/floor, `lower_reduce.rs` for reductions, `simd.rs` for the
-//!   vector helpers, `access.rs` for index math);
+//!   vector helpers, `constants.rs` for vector constants in stack slots,
+//!   `access.rs` for index math);
 //! - `lower_matmul.rs` emits tiny matmuls inline and calls the matmul
 //!   routines of `matmul_shims.rs` for the others (register-blocked FMA
 //!   kernels in `matmul_blocked.rs`, with zero-skipping rows for spike
@@ -37,6 +38,7 @@ mod access;
 mod cache;
 mod codegen;
 mod compiled;
+mod constants;
 mod inspect;
 mod lower_elementwise;
 mod lower_loops;

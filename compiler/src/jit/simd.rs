@@ -9,8 +9,9 @@
 //! `i32x4` result of `fcmp` reinterpreted), which `select` and `keep` use
 //! as a bit mask.
 
+use super::constants::ConstantPool;
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::types::{F32, F32X4, F64, F64X2, I32, I32X4};
+use cranelift_codegen::ir::types::{F32, F32X4, F64, F64X2, I32X4};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 
@@ -51,15 +52,20 @@ fn lane_order() -> MemFlagsData {
     MemFlagsData::new().with_endianness(host)
 }
 
-/// The instruction helpers, specialised to the host's features.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Simd {
+/// The instruction helpers, specialised to the host's features, with the
+/// kernel's constants.
+#[derive(Clone, Copy)]
+pub(crate) struct Simd<'a> {
     pub features: Features,
+    constants: &'a ConstantPool,
 }
 
-impl Simd {
-    pub fn new(features: Features) -> Simd {
-        Simd { features }
+impl<'a> Simd<'a> {
+    pub fn new(features: Features, constants: &'a ConstantPool) -> Simd<'a> {
+        Simd {
+            features,
+            constants,
+        }
     }
 
     pub fn float_type(self) -> Type {
@@ -72,14 +78,13 @@ impl Simd {
 
     // ----- constants and memory ----------------------------------------------
 
+    /// `x` in every lane (from the kernel's constant pool).
     pub fn constant(self, b: &mut FunctionBuilder, x: f32) -> Value {
-        let scalar = b.ins().f32const(x);
-        self.splat(b, scalar)
+        self.constants.load(b, F32X4, x.to_bits())
     }
 
     pub fn int_constant(self, b: &mut FunctionBuilder, x: i32) -> Value {
-        let scalar = b.ins().iconst(I32, i64::from(x));
-        b.ins().splat(I32X4, scalar)
+        self.constants.load(b, I32X4, x as u32)
     }
 
     /// Broadcasts an `f32` to all lanes.

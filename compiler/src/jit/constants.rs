@@ -1,0 +1,69 @@
+//! Vector constants, kept in stack slots instead of registers.
+//!
+//! Cranelift merges equal constants across the whole function and keeps the
+//! merged value in a register from its first use on. A kernel calls matmul
+//! routines between its loops, and no vector register survives a call, so a
+//! constant two loops shared was spilled, reloaded in the later loop, and
+//! written back to the stack on every iteration of it. Here each constant is
+//! stored once, at the top of the kernel, into its own 16-byte stack slot,
+//! and every use loads it from there: one load from the stack per use, which
+//! no call disturbs and which holds no register between uses.
+
+use cranelift_codegen::cursor::{Cursor, FuncCursor};
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{
+    Function, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Type, Value,
+};
+use cranelift_frontend::FunctionBuilder;
+use std::cell::RefCell;
+
+/// Bytes of one 128-bit vector, and their alignment as a power of two.
+const VECTOR_BYTES: u32 = 16;
+const VECTOR_ALIGN_SHIFT: u8 = 4;
+
+/// The constants one kernel uses, by the bit pattern of their lanes.
+#[derive(Default)]
+pub(crate) struct ConstantPool {
+    slots: RefCell<Vec<(u32, StackSlot)>>,
+}
+
+impl ConstantPool {
+    /// A vector of type `ty` (four 32-bit lanes) with every lane `bits`,
+    /// loaded at the builder's position.
+    pub fn load(&self, b: &mut FunctionBuilder, ty: Type, bits: u32) -> Value {
+        let slot = self.slot(b, bits);
+        let address = b.ins().stack_addr(I64, slot, 0);
+        b.ins().load(ty, MemFlagsData::trusted(), address, 0)
+    }
+
+    fn slot(&self, b: &mut FunctionBuilder, bits: u32) -> StackSlot {
+        let mut slots = self.slots.borrow_mut();
+        if let Some(&(_, slot)) = slots.iter().find(|(b, _)| *b == bits) {
+            return slot;
+        }
+        let data = StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            VECTOR_BYTES,
+            VECTOR_ALIGN_SHIFT,
+        );
+        let slot = b.create_sized_stack_slot(data);
+        slots.push((bits, slot));
+        slot
+    }
+
+    /// Fills every slot at the top of the entry block of the finished
+    /// function, before any load can read it.
+    pub fn store_all(&self, func: &mut Function, ty: Type) {
+        let Some(entry) = func.layout.entry_block() else {
+            return;
+        };
+        let mut pos = FuncCursor::new(func).at_first_insertion_point(entry);
+        for &(bits, slot) in self.slots.borrow().iter() {
+            let bytes: Vec<u8> = (0..4).flat_map(|_| bits.to_le_bytes()).collect();
+            let constant = pos.func.dfg.constants.insert(bytes.into());
+            let value = pos.ins().vconst(ty, constant);
+            let address = pos.ins().stack_addr(I64, slot, 0);
+            pos.ins().store(MemFlagsData::trusted(), value, address, 0);
+        }
+    }
+}
