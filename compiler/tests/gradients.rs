@@ -204,6 +204,13 @@ fn shape_ops_match_finite_differences() {
         &v3,
         &then_exp(s(&[4, 2, 3])),
     );
+    check("transpose", &[s(&[2, 3])], &v6, &|g, x| {
+        let t = g.transpose(x[0])?;
+        // Weighted so that the loss tells the positions apart.
+        let w = g.reshape(x[0], &s(&[3, 2]))?;
+        let tw = g.mul(t, w)?;
+        Ok(g.exp(tw))
+    });
     check("reshape", &[s(&[2, 3])], &v6, &|g, x| {
         let r = g.reshape(x[0], &s(&[3, 1, 2]))?;
         Ok(g.exp(r))

@@ -507,6 +507,48 @@ fn jit_reshape_stop_gradient_and_passthrough() {
 }
 
 #[test]
+fn jit_transposes_match() {
+    let mut g = Graph::new();
+    // Of an argument, of a computed value (read through scratch), of a
+    // broadcast (materialised first), and as a product's operand.
+    let x = input(&mut g, 0, &[5, 7]);
+    let xt = g.transpose(x).unwrap();
+    record(&mut g, xt);
+    let sq = g.mul(x, x).unwrap();
+    let sqt = g.transpose(sq).unwrap();
+    let e = g.exp(sqt);
+    record(&mut g, e);
+    let row = input(&mut g, 1, &[3]);
+    let wide = g.broadcast_to(row, &Shape::from([4, 3])).unwrap();
+    let wide_t = g.transpose(wide).unwrap();
+    record(&mut g, wide_t);
+    let w = input(&mut g, 2, &[5, 7]);
+    let wt = g.transpose(w).unwrap();
+    let m = g.matmul(x, wt).unwrap();
+    record(&mut g, m);
+    let one = input(&mut g, 3, &[1, 9]);
+    let one_t = g.transpose(one).unwrap();
+    record(&mut g, one_t);
+    let mut d = Data::new(11);
+    let args = vec![
+        d.vec(35, -1.0, 1.0),
+        d.vec(3, -1.0, 1.0),
+        d.vec(35, -1.0, 1.0),
+        d.vec(9, -1.0, 1.0),
+    ];
+    // Transposes are copies; exp is a polynomial and the product is summed
+    // in another order.
+    let tols = [
+        Tol::Exact,
+        Tol::Rel(1e-6),
+        Tol::Exact,
+        Tol::Rel(1e-6),
+        Tol::Exact,
+    ];
+    compare_all_options(&g, &args, &tols);
+}
+
+#[test]
 fn jit_lif_step_with_matmuls_matches() {
     // A two-layer LIF step like the front end traces it.
     let (b, n_in, n_h, n_out) = (4, 7, 10, 3);

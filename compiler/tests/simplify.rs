@@ -10,7 +10,7 @@
 
 use neurojit_compiler::autodiff::backprop;
 use neurojit_compiler::interp::{evaluate, live_values};
-use neurojit_compiler::ir::{ArgKind, CompareOp, Graph, OutKind, Output, Shape, Value};
+use neurojit_compiler::ir::{ArgKind, CompareOp, Graph, Op, OutKind, Output, Shape, Value};
 use neurojit_compiler::simplify::simplify;
 use std::path::PathBuf;
 
@@ -131,6 +131,20 @@ fn c(g: &mut Graph, x: f32) -> Value {
 }
 
 // ----- multiplicative identities --------------------------------------------------
+
+#[test]
+fn transposing_twice_returns_the_operand() {
+    let mut g = Graph::new();
+    let m = g.arg(ArgKind::Input, 0, "m", Shape::from([2, 3]));
+    let t = g.transpose(m).unwrap();
+    let tt = g.transpose(t).unwrap();
+    g.output(OutKind::Record, 0, "r0", tt);
+    g.output(OutKind::Record, 1, "r1", t);
+    let s = simplify(&g);
+    let m = s.outputs()[0].value;
+    assert!(matches!(s.op(m), Op::Arg(0)), "{s}");
+    assert_eq!(s.op(s.outputs()[1].value), &Op::Transpose(m), "{s}");
+}
 
 #[test]
 fn multiplying_or_dividing_by_one_returns_the_operand() {

@@ -172,6 +172,61 @@ fn parameter_only_values_are_computed_once_in_the_prologue() {
 }
 
 #[test]
+fn products_with_a_transposed_weight_read_a_transpose_made_in_the_prologue() {
+    // The backward step of a recurrent layer multiplies by `w_recᵀ`.
+    let step = linear_lif(2, 3, 4, true, &real_spike);
+    let p = compile_training(&step).unwrap();
+    let transposes: Vec<Value> = p
+        .prologue
+        .values()
+        .filter(|&v| matches!(p.prologue.op(v), Op::Transpose(_)))
+        .collect();
+    assert_eq!(transposes.len(), 1, "{}", p.prologue);
+    let Op::Transpose(w) = *p.prologue.op(transposes[0]) else {
+        unreachable!()
+    };
+    let arg = p.prologue.arg_of(w).expect("a parameter");
+    assert_eq!(
+        (arg.kind, arg.name.as_str()),
+        (ArgKind::Param, "1_LIF/w_rec")
+    );
+    let hoisted_transpose = p
+        .prologue
+        .outputs()
+        .iter()
+        .any(|o| o.kind == OutKind::Hoisted && o.value == transposes[0]);
+    assert!(hoisted_transpose, "{}", p.prologue);
+    // No step product reads a parameter-only operand through a transpose
+    // flag, and the backward step reads the hoisted transpose.
+    let mut reads_hoisted = false;
+    for g in [&p.forward, &p.backward] {
+        let invariant = parameter_only(g);
+        for v in g.values() {
+            if let Op::Matmul {
+                lhs,
+                rhs,
+                transpose_lhs,
+                transpose_rhs,
+            } = *g.op(v)
+            {
+                assert!(
+                    !(transpose_lhs && invariant[lhs.index()]),
+                    "{}",
+                    g.describe(v)
+                );
+                assert!(
+                    !(transpose_rhs && invariant[rhs.index()]),
+                    "{}",
+                    g.describe(v)
+                );
+                reads_hoisted |= matches!(g.arg_of(rhs), Some(a) if a.kind == ArgKind::Hoisted);
+            }
+        }
+    }
+    assert!(reads_hoisted, "{}", p.backward);
+}
+
+#[test]
 fn hoisting_ignores_bare_parameters_and_constant_expressions() {
     let mut g = Graph::new();
     let w = g.arg(ArgKind::Param, 0, "w", Shape::from([3]));

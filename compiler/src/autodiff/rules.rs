@@ -101,6 +101,7 @@ pub(super) fn pullback(
             let shape = gr.shape(x).clone();
             gr.reshape(g, &shape)
         })?,
+        Op::Transpose(x) => to.send(x, || gr.transpose(g))?,
         // Put the summed axis back as size 1, then stretch it.
         Op::ReduceSum { operand: x, axis } => to.send(x, || {
             let shape = gr.shape(x).clone();

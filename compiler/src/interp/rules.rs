@@ -34,6 +34,7 @@ pub(super) fn evaluate(
         }
         Op::Broadcast(a) => broadcast(graph.shape(a), operand(a), graph.shape(v), out),
         Op::Reshape(a) | Op::StopGradient(a) => out.copy_from_slice(operand(a)),
+        Op::Transpose(a) => transpose(graph.shape(a), operand(a), out),
         Op::ReduceSum { operand: a, axis } => {
             reduce_sum(graph.shape(a), axis as usize, operand(a), out)
         }
@@ -201,6 +202,16 @@ fn reduce_sum(from: &Shape, axis: usize, a: &[f32], out: &mut [f32]) {
 
 /// `op(a) @ op(b)` with plain loops in i-k-j order (the inner loop runs
 /// along contiguous rows of `b` and `out` when `b` is not transposed).
+/// `out[j, i] = a[i, j]` for a 2-D `a`.
+fn transpose(sa: &Shape, a: &[f32], out: &mut [f32]) {
+    let (rows, cols) = (sa.dims()[0], sa.dims()[1]);
+    for (i, row) in a.chunks_exact(cols.max(1)).take(rows).enumerate() {
+        for (j, &x) in row.iter().enumerate() {
+            out[j * rows + i] = x;
+        }
+    }
+}
+
 fn matmul(sa: &Shape, a: &[f32], ta: bool, sb: &Shape, b: &[f32], tb: bool, out: &mut [f32]) {
     let (m, k) = if ta {
         (sa.dims()[1], sa.dims()[0])
@@ -254,6 +265,20 @@ mod tests {
             out[3],
             vec![17.0, 22.0, 27.0, 22.0, 29.0, 36.0, 27.0, 36.0, 45.0]
         );
+    }
+
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        let mut g = Graph::new();
+        let a = g.arg(ArgKind::Input, 0, "a", Shape::from([2, 3]));
+        let t = g.transpose(a).unwrap();
+        assert_eq!(g.shape(t), &Shape::from([3, 2]));
+        g.output(OutKind::Record, 0, "t", t);
+        let out = evaluate(&g, &[&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]]).unwrap();
+        assert_eq!(out[0], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        let v = g.arg(ArgKind::Input, 1, "v", Shape::from([3]));
+        let err = g.transpose(v).unwrap_err().to_string();
+        assert!(err.contains("transpose") && err.contains("2-D"), "{err}");
     }
 
     #[test]

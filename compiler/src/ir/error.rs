@@ -16,6 +16,8 @@ pub enum GraphError {
     BroadcastTo { from: Shape, to: Shape },
     #[error("reshape: {from} has {} elements but {to} has {}", from.numel(), to.numel())]
     Reshape { from: Shape, to: Shape },
+    #[error("transpose: expected a 2-D operand, got {shape}")]
+    Transpose { shape: Shape },
     #[error("reduce_sum: axis {axis} is out of range for shape {shape}")]
     Axis { axis: usize, shape: Shape },
     #[error("matmul: expected two 2-D operands with matching inner sizes, got {lhs} and {rhs}")]

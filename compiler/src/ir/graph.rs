@@ -390,6 +390,16 @@ impl Graph {
         Ok(self.add_node(Op::Reshape(a), shape.clone()))
     }
 
+    /// The transpose of a 2-D tensor.
+    pub fn transpose(&mut self, a: Value) -> Result<Value> {
+        let from = self.shape(a).clone();
+        if from.rank() != 2 {
+            return Err(GraphError::Transpose { shape: from });
+        }
+        let (rows, cols) = (from.dims()[0], from.dims()[1]);
+        Ok(self.add_node(Op::Transpose(a), Shape::from([cols, rows])))
+    }
+
     /// Sum over `axis`, removing it from the shape.
     pub fn reduce_sum(&mut self, a: Value, axis: usize) -> Result<Value> {
         let from = self.shape(a).clone();

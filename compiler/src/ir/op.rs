@@ -139,6 +139,8 @@ pub enum Op {
         operand: Value,
         axis: u8,
     },
+    /// The transpose of a 2-D tensor.
+    Transpose(Value),
     /// 2-D matrix product, with either operand optionally transposed.
     Matmul {
         lhs: Value,
@@ -168,6 +170,7 @@ impl Op {
             | Op::Broadcast(a)
             | Op::Reshape(a)
             | Op::StopGradient(a)
+            | Op::Transpose(a)
             | Op::ReduceSum { operand: a, .. } => smallvec![a],
             Op::Binary(_, a, b) | Op::Compare(_, a, b) => smallvec![a, b],
             Op::Matmul { lhs, rhs, .. } => smallvec![lhs, rhs],
@@ -188,6 +191,7 @@ impl Op {
             Op::Broadcast(a) => Op::Broadcast(map(a)),
             Op::Reshape(a) => Op::Reshape(map(a)),
             Op::StopGradient(a) => Op::StopGradient(map(a)),
+            Op::Transpose(a) => Op::Transpose(map(a)),
             Op::ReduceSum { operand, axis } => Op::ReduceSum {
                 operand: map(operand),
                 axis,
@@ -242,6 +246,7 @@ impl Op {
             | Op::Arg(_)
             | Op::Broadcast(_)
             | Op::Reshape(_)
+            | Op::Transpose(_)
             | Op::ReduceSum { .. }
             | Op::Matmul { .. } => false,
         }

@@ -107,6 +107,7 @@ impl Graph {
                 self.operand(threshold)
             ),
             Op::StopGradient(a) => write!(s, "stop_gradient {}", self.operand(a)),
+            Op::Transpose(a) => write!(s, "transpose {}", self.operand(a)),
         };
         s
     }

@@ -11,6 +11,7 @@
 use super::constants::ConstantPool;
 use super::lower_loops;
 use super::lower_matmul;
+use super::lower_transpose;
 use super::matmul_shims::{DenseMethod, MatmulDesc};
 use super::schedule::{Home, Schedule, StepKind};
 use super::simd::Features;
@@ -101,6 +102,7 @@ pub(crate) fn build_function(
         match &schedule.steps[step].kind {
             StepKind::Loop(l) => lower_loops::emit(&mut e, l)?,
             StepKind::Matmul { value, accumulate } => e.emit_matmul(*value, *accumulate)?,
+            StepKind::Transpose { value } => lower_transpose::emit(&mut e, *value)?,
         }
     }
     e.b.ins().return_(&[]);

@@ -105,6 +105,18 @@ pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String,
                     home(*value)
                 )
             }
+            StepKind::Transpose { value } => {
+                let operand = match graph.op(*value) {
+                    Op::Transpose(a) => a.0,
+                    _ => 0,
+                };
+                writeln!(
+                    text,
+                    "transpose {} = %{operand}ᵀ -> {}",
+                    graph.shape(*value),
+                    home(*value)
+                )
+            }
         };
     }
     let _ = writeln!(text, "scratch: {} floats", plan.scratch_len);

@@ -163,7 +163,7 @@ pub(crate) fn lower(
             let zero = s.constant(b, 0.0);
             Lowered::Float(s.add(b, zero, x))
         }
-        Op::Constant(_) | Op::Arg(_) | Op::Broadcast(_) | Op::Matmul { .. } => {
+        Op::Constant(_) | Op::Arg(_) | Op::Broadcast(_) | Op::Matmul { .. } | Op::Transpose(_) => {
             return Err(CompileError::Codegen(format!(
                 "`{}` was scheduled as an elementwise value",
                 cx.graph.describe(v)

@@ -231,7 +231,8 @@ fn read_source(e: &Emitter, v: Value) -> Result<ReadSource, CompileError> {
         | Producer::Alias(_)
         | Producer::Fused(_)
         | Producer::Reduce(_)
-        | Producer::Matmul(_) => Ok(ReadSource::Buffer(e.home(v)?, v)),
+        | Producer::Matmul(_)
+        | Producer::Transpose(_) => Ok(ReadSource::Buffer(e.home(v)?, v)),
     }
 }
 
@@ -351,7 +352,7 @@ fn emit_rows(
 }
 
 /// `for i in 0..count { body(i) }` as a do-while with an `i64` counter.
-fn counted_loop(
+pub(crate) fn counted_loop(
     e: &mut Emitter,
     count: usize,
     mut body: impl FnMut(&mut Emitter, ClifValue) -> Result<(), CompileError>,

@@ -10,6 +10,8 @@
 //!   exp/log/floor, `lower_reduce.rs` for reductions, `simd.rs` for the
 //!   vector helpers, `constants.rs` for vector constants in stack slots,
 //!   `access.rs` for index math);
+//! - `lower_transpose.rs` copies a matrix into its transpose (scalar loops;
+//!   transposes are of weights, once per call of the prologue);
 //! - `lower_matmul.rs` emits tiny matmuls inline and calls the matmul
 //!   routines of `matmul_shims.rs` for the others (register-blocked FMA
 //!   kernels in `matmul_blocked.rs`, with zero-skipping rows for spike
@@ -44,6 +46,7 @@ mod lower_elementwise;
 mod lower_loops;
 mod lower_matmul;
 mod lower_reduce;
+mod lower_transpose;
 mod math;
 mod matmul_blocked;
 mod matmul_shims;

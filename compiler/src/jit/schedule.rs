@@ -5,7 +5,8 @@
 //! (its domain) and computes, per element, a set of fused elementwise values
 //! (its members), accumulating `reduce_sum`s whose operand has that shape and
 //! writing only the values needed outside the loop. A *matmul* step calls a
-//! GEMM routine. Everything else costs no code:
+//! GEMM routine; a *transpose* step copies a matrix into its transpose.
+//! Everything else costs no code:
 //! - arguments are read where they lie;
 //! - constants are splats folded into the loops that read them;
 //! - a broadcast is a strided read of its operand (stride 0 on stretched
@@ -47,6 +48,8 @@ pub(crate) enum Producer {
     Reduce(StepId),
     /// A matrix product computed by this matmul step.
     Matmul(StepId),
+    /// A transposed matrix written by this transpose step.
+    Transpose(StepId),
 }
 
 /// A buffer holding a materialised value.
@@ -90,6 +93,10 @@ pub(crate) enum StepKind {
     Matmul {
         value: Value,
         accumulate: bool,
+    },
+    /// `value = transpose(operand)`, into `value`'s home.
+    Transpose {
+        value: Value,
     },
 }
 
@@ -203,6 +210,11 @@ impl Scheduler<'_> {
                 );
                 Producer::Matmul(step)
             }
+            Op::Transpose(a) => {
+                self.ensure_buffer(a);
+                let deps = self.buffer_dep(a).into_iter().collect();
+                Producer::Transpose(self.push_step(StepKind::Transpose { value: v }, deps))
+            }
         };
         self.producers[v.index()] = producer;
     }
@@ -257,7 +269,8 @@ impl Scheduler<'_> {
             | Producer::Arg(_)
             | Producer::Fused(_)
             | Producer::Reduce(_)
-            | Producer::Matmul(_) => {}
+            | Producer::Matmul(_)
+            | Producer::Transpose(_) => {}
         }
     }
 
@@ -266,7 +279,10 @@ impl Scheduler<'_> {
     fn read_dep(&self, v: Value) -> Option<StepId> {
         match self.producers[v.index()] {
             Producer::Dead | Producer::Arg(_) | Producer::Splat(_) => None,
-            Producer::Fused(g) | Producer::Reduce(g) | Producer::Matmul(g) => Some(g),
+            Producer::Fused(g)
+            | Producer::Reduce(g)
+            | Producer::Matmul(g)
+            | Producer::Transpose(g) => Some(g),
             Producer::View(source) => self.read_dep(source),
             Producer::Alias(source) => self.buffer_dep(source),
         }
@@ -276,7 +292,10 @@ impl Scheduler<'_> {
     fn buffer_dep(&self, v: Value) -> Option<StepId> {
         match self.producers[v.index()] {
             Producer::Dead | Producer::Arg(_) => None,
-            Producer::Fused(g) | Producer::Reduce(g) | Producer::Matmul(g) => Some(g),
+            Producer::Fused(g)
+            | Producer::Reduce(g)
+            | Producer::Matmul(g)
+            | Producer::Transpose(g) => Some(g),
             Producer::Alias(source) => self.buffer_dep(source),
             Producer::View(_) | Producer::Splat(_) => self.copies.get(&v).copied(),
         }
@@ -358,14 +377,16 @@ impl Scheduler<'_> {
     fn loop_domain(&self, g: StepId) -> Option<&Shape> {
         match &self.steps[g].kind {
             StepKind::Loop(l) => Some(&l.domain),
-            StepKind::Matmul { .. } => None,
+            StepKind::Matmul { .. } | StepKind::Transpose { .. } => None,
         }
     }
 
     fn loop_mut(&mut self, g: StepId) -> &mut LoopStep {
         match &mut self.steps[g].kind {
             StepKind::Loop(l) => l,
-            StepKind::Matmul { .. } => unreachable!("step {g} is a loop by construction"),
+            StepKind::Matmul { .. } | StepKind::Transpose { .. } => {
+                unreachable!("step {g} is a loop by construction")
+            }
         }
     }
 
@@ -506,7 +527,7 @@ impl Scheduler<'_> {
                     false
                 }
                 Producer::Alias(_) => false,
-                Producer::Reduce(_) => true,
+                Producer::Reduce(_) | Producer::Transpose(_) => true,
                 Producer::Matmul(step) => {
                     let outs = &outputs_of[v.index()];
                     if users[v.index()].is_empty()

@@ -54,6 +54,7 @@ pub(crate) fn hoisted_values(step: &Graph) -> Vec<Value> {
             | Op::Select { .. }
             | Op::ReduceSum { .. }
             | Op::Matmul { .. }
+            | Op::Transpose(_)
             | Op::Spike { .. }
             | Op::StopGradient(_) => false,
         };

@@ -16,6 +16,7 @@ mod extract;
 mod factor;
 mod hoist;
 mod min_cut;
+mod pretranspose;
 mod split;
 mod tape;
 mod time_batch;

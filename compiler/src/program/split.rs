@@ -17,6 +17,7 @@
 use super::extract::{extract, ArgSpec};
 use super::factor::factor_invariant_products;
 use super::hoist::hoisted_values;
+use super::pretranspose::pretranspose_invariant_operands;
 use super::tape::taped_values;
 use super::{find_arg, find_output, Slot, StepProgram, TrainingPrograms};
 use crate::autodiff::gradients;
@@ -135,7 +136,8 @@ pub fn simplified_gradient_graph(step: &StepProgram) -> Result<Graph, GraphError
 }
 
 fn simplified(combined: &Graph) -> Graph {
-    simplify(&factor_invariant_products(&simplify(combined)))
+    let factored = factor_invariant_products(&simplify(combined));
+    simplify(&pretranspose_invariant_operands(&factored))
 }
 
 /// The step graph with its backward sweep: adds `StateAdjoint(s)` arguments

@@ -70,7 +70,8 @@ fn free_in_backward(graph: &Graph) -> Vec<bool> {
         free[v.index()] = match graph.op(v) {
             Op::Arg(_) => !matches!(graph.arg_of(v), Some(a) if a.kind == ArgKind::State),
             Op::Constant(_) => true,
-            Op::Matmul { .. } => false,
+            // Data movement the backward step is not given to redo.
+            Op::Matmul { .. } | Op::Transpose(_) => false,
             op @ (Op::Unary(..)
             | Op::Binary(..)
             | Op::Compare(..)

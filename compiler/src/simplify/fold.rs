@@ -26,7 +26,7 @@ pub(super) fn fold(graph: &Graph, op: &Op) -> Option<f32> {
         Op::Constant(x) => Some(x.get()),
         Op::Arg(_) => None,
         // These only move elements; a splat stays the same splat.
-        Op::Broadcast(a) | Op::Reshape(a) | Op::StopGradient(a) => constant(a),
+        Op::Broadcast(a) | Op::Reshape(a) | Op::Transpose(a) | Op::StopGradient(a) => constant(a),
         Op::Unary(_, a) => interpret(&[(constant(a)?, Shape::scalar())], |v| {
             (op.map_operands(|_| v[0]), Shape::scalar())
         }),

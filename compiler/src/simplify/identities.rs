@@ -55,6 +55,15 @@ pub(super) fn rewrite(b: &mut Rebuilder, op: &Op, shape: &Shape) -> Option<Value
         Op::ReduceSum { operand, axis } => reduce_sum(b, operand, axis as usize, shape),
         Op::Matmul { .. } | Op::Spike { .. } => None,
         Op::StopGradient(a) => Some(a),
+        Op::Transpose(a) => transpose(b, a),
+    }
+}
+
+/// `transpose(transpose(x)) = x`.
+fn transpose(b: &Rebuilder, a: Value) -> Option<Value> {
+    match *b.graph().op(a) {
+        Op::Transpose(inner) => Some(inner),
+        _ => None,
     }
 }
 

@@ -42,7 +42,7 @@ pub(super) fn never_negative_zero(graph: &Graph, v: Value, known: &[bool]) -> bo
         Op::Select {
             on_true, on_false, ..
         } => fact(on_true) && fact(on_false),
-        Op::Broadcast(a) | Op::Reshape(a) | Op::StopGradient(a) => fact(a),
+        Op::Broadcast(a) | Op::Reshape(a) | Op::Transpose(a) | Op::StopGradient(a) => fact(a),
         Op::ReduceSum { .. } | Op::Matmul { .. } | Op::Spike { .. } => false,
     }
 }

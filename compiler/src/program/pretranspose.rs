@@ -1,0 +1,73 @@
+//! Gives products with a transposed parameter-only operand a transposed
+//! copy of it, so that hoisting moves the transpose into the prologue.
+//!
+//! Back-propagating through `x @ W` gives `g @ Wᵀ` every timestep. Read in
+//! place, `Wᵀ` is a strided operand: the JIT's matmul routine copies it (or
+//! the other operand and the result) on every call, and the interpreter
+//! walks it across rows. Rewritten as `g @ transpose(W)`, the transpose
+//! depends on parameters only, so the prologue computes it once per call and
+//! the step reads a plain row-major operand. The rewrite is exact: a product
+//! with a transposed copy sums the same terms in the same order.
+
+use super::hoist::dependence_of_each_value;
+use crate::ir::{Graph, Op, Shape, Value};
+
+/// `graph` with every time-varying product that reads a transposed
+/// parameter-only operand rewritten to read `transpose(operand)` instead;
+/// same arguments and outputs. Replaced nodes are left dead (callers
+/// extract or simplify afterwards).
+pub(crate) fn pretranspose_invariant_operands(graph: &Graph) -> Graph {
+    let dependence = dependence_of_each_value(graph);
+    let invariant = |v: Value| dependence[v.index()].is_invariant();
+    let mut rewritten = Graph::new();
+    rewritten.set_args(graph.args().to_vec());
+    let mut copy_of: Vec<Value> = Vec::with_capacity(graph.len());
+    for v in graph.values() {
+        let node = graph.node(v);
+        let mut op = node.op.map_operands(|x| copy_of[x.index()]);
+        if let Op::Matmul {
+            lhs,
+            rhs,
+            transpose_lhs,
+            transpose_rhs,
+        } = *graph.op(v)
+        {
+            if dependence[v.index()].on_time {
+                let mut transposed = |x: Value| {
+                    let copy = copy_of[x.index()];
+                    let dims = rewritten.shape(copy).dims();
+                    let flipped = Shape::from([dims[1], dims[0]]);
+                    rewritten.add_node(Op::Transpose(copy), flipped)
+                };
+                let (mut new_lhs, mut new_rhs) = (copy_of[lhs.index()], copy_of[rhs.index()]);
+                let (mut flag_lhs, mut flag_rhs) = (transpose_lhs, transpose_rhs);
+                if transpose_lhs && invariant(lhs) {
+                    new_lhs = transposed(lhs);
+                    flag_lhs = false;
+                }
+                if transpose_rhs && invariant(rhs) {
+                    new_rhs = transposed(rhs);
+                    flag_rhs = false;
+                }
+                op = Op::Matmul {
+                    lhs: new_lhs,
+                    rhs: new_rhs,
+                    transpose_lhs: flag_lhs,
+                    transpose_rhs: flag_rhs,
+                };
+            }
+        }
+        copy_of.push(rewritten.add_node(op, node.shape.clone()));
+    }
+    let outputs = graph
+        .outputs()
+        .iter()
+        .map(|o| {
+            let mut o = o.clone();
+            o.value = copy_of[o.value.index()];
+            o
+        })
+        .collect();
+    rewritten.set_outputs(outputs);
+    rewritten
+}
