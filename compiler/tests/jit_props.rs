@@ -1,6 +1,6 @@
 //! Properties of the JIT:
 //! - on randomly generated graphs (every op, broadcasts, reductions,
-//!   matmuls, reshapes, accumulating outputs) it agrees with the
+//!   matmuls, reshapes, transposes, accumulating outputs) it agrees with the
 //!   interpreter: bit for bit when built from the ops the JIT computes
 //!   exactly (matmuls in exact mode), within a relative tolerance when
 //!   exp/log, innermost-axis sums and the FMA or packed matmul kernels are
@@ -32,7 +32,7 @@ struct Step {
 
 fn step() -> impl Strategy<Value = Step> {
     (
-        0u8..11,
+        0u8..12,
         any::<usize>(),
         any::<usize>(),
         any::<usize>(),
@@ -203,6 +203,8 @@ fn build(r: &Recipe, mode: Mode) -> Built {
                 Some(g.constant(c, shape))
             }
             (10, _) => Some(g.stop_gradient(x)),
+            // Of 2-D values only; others are skipped.
+            (11, _) => g.transpose(x).ok(),
             _ => None,
         };
         if let Some(v) = made {

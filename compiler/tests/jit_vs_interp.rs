@@ -529,12 +529,34 @@ fn jit_transposes_match() {
     let one = input(&mut g, 3, &[1, 9]);
     let one_t = g.transpose(one).unwrap();
     record(&mut g, one_t);
+    // Square, read together with its operand by a loop of the same shape.
+    let sq_in = input(&mut g, 4, &[6, 6]);
+    let sq_t = g.transpose(sq_in).unwrap();
+    let mixed = g.sub(sq_in, sq_t).unwrap();
+    record(&mut g, mixed);
+    // Of a reshape, and of nothing.
+    let reshaped = g.reshape(x, &Shape::from([7, 5])).unwrap();
+    let reshaped_t = g.transpose(reshaped).unwrap();
+    record(&mut g, reshaped_t);
+    let empty = input(&mut g, 5, &[0, 4]);
+    let empty_t = g.transpose(empty).unwrap();
+    record(&mut g, empty_t);
+    // Added into an accumulating output.
+    g.push_output(Output {
+        kind: OutKind::ParamGrad,
+        slot: 0,
+        name: "acc".to_string(),
+        value: sq_t,
+        accumulate: true,
+    });
     let mut d = Data::new(11);
     let args = vec![
         d.vec(35, -1.0, 1.0),
         d.vec(3, -1.0, 1.0),
         d.vec(35, -1.0, 1.0),
         d.vec(9, -1.0, 1.0),
+        d.vec(36, -1.0, 1.0),
+        Vec::new(),
     ];
     // Transposes are copies; exp is a polynomial and the product is summed
     // in another order.
@@ -543,6 +565,10 @@ fn jit_transposes_match() {
         Tol::Rel(1e-6),
         Tol::Exact,
         Tol::Rel(1e-6),
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Exact,
+        Tol::Exact,
         Tol::Exact,
     ];
     compare_all_options(&g, &args, &tols);

@@ -76,7 +76,7 @@ struct Step {
 }
 
 /// The number of step kinds `apply` knows.
-const STEP_KINDS: u8 = 20;
+const STEP_KINDS: u8 = 21;
 
 fn step() -> impl Strategy<Value = Step> {
     (
@@ -218,6 +218,15 @@ fn apply(g: &mut Graph, values: &[Value], step: &Step) -> Option<Value> {
         18 => {
             let zero = g.constant_like(0.0, a);
             g.add(a, zero).ok()
+        }
+        // Transposes, once or twice (the identity), of 2-D values.
+        19 => {
+            let once = g.transpose(a).ok()?;
+            Some(if step.b.is_multiple_of(2) {
+                once
+            } else {
+                g.transpose(once).ok()?
+            })
         }
         // A sum over a new axis of length 1.
         _ => {

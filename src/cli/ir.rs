@@ -25,7 +25,7 @@ enum Stage {
     Grad,
     /// The programs the runtime runs, simplified and split.
     Simplified,
-    /// How the JIT groups each program's nodes into loops and matmuls.
+    /// How the JIT groups each program's nodes into loops, matmuls and transposes.
     Schedule,
     /// Cranelift IR of each program's kernel.
     Clif,

@@ -200,8 +200,6 @@ fn reduce_sum(from: &Shape, axis: usize, a: &[f32], out: &mut [f32]) {
     }
 }
 
-/// `op(a) @ op(b)` with plain loops in i-k-j order (the inner loop runs
-/// along contiguous rows of `b` and `out` when `b` is not transposed).
 /// `out[j, i] = a[i, j]` for a 2-D `a`.
 fn transpose(sa: &Shape, a: &[f32], out: &mut [f32]) {
     let (rows, cols) = (sa.dims()[0], sa.dims()[1]);
@@ -212,6 +210,8 @@ fn transpose(sa: &Shape, a: &[f32], out: &mut [f32]) {
     }
 }
 
+/// `op(a) @ op(b)` with plain loops in i-k-j order (the inner loop runs
+/// along contiguous rows of `b` and `out` when `b` is not transposed).
 fn matmul(sa: &Shape, a: &[f32], ta: bool, sb: &Shape, b: &[f32], tb: bool, out: &mut [f32]) {
     let (m, k) = if ta {
         (sa.dims()[1], sa.dims()[0])

@@ -4,11 +4,12 @@
 //! `extern "C" fn(args: *const *const f32, outputs: *const *mut f32, scratch: *mut f32)`
 //! — a table of argument buffers in `graph.args()` order, a table of output
 //! buffers in `graph.outputs()` order, and the kernel's scratch buffer. The
-//! body runs the schedule's steps in order: loops (`lower_loops.rs`) and
-//! matmuls (`lower_matmul.rs`: inline code or calls). Buffer base addresses are loaded once,
-//! at the top level, so every later step can use them.
+//! body runs the schedule's steps in order: loops (`lower_loops.rs`),
+//! matmuls (`lower_matmul.rs`: inline code or calls) and transposes
+//! (`lower_transpose.rs`). Buffer base addresses are loaded once, at the top
+//! level, so every later step can use them.
 
-use super::constants::ConstantPool;
+use super::constants::StackConstants;
 use super::lower_loops;
 use super::lower_matmul;
 use super::lower_transpose;
@@ -18,7 +19,7 @@ use super::simd::Features;
 use super::JitOptions;
 use crate::ir::{Graph, Op, Value};
 use crate::kernel::CompileError;
-use cranelift_codegen::ir::types::{F32X4, I64};
+use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value as ClifValue,
 };
@@ -52,7 +53,7 @@ pub(crate) struct Emitter<'a, 'f> {
     pub features: Features,
     pub options: &'a JitOptions,
     /// The vector constants the kernel's loops use.
-    pub constants: &'a ConstantPool,
+    pub constants: &'a StackConstants,
     args_table: ClifValue,
     outputs_table: ClifValue,
     pub(crate) scratch: ClifValue,
@@ -83,7 +84,7 @@ pub(crate) fn build_function(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let constants = ConstantPool::default();
+    let constants = StackConstants::default();
     let mut e = Emitter {
         b,
         graph,
@@ -109,7 +110,7 @@ pub(crate) fn build_function(
     e.b.seal_all_blocks();
     let descriptors = std::mem::take(&mut e.descriptors);
     e.b.finalize(frontend);
-    constants.store_all(func, F32X4);
+    constants.store_all(func);
     Ok(descriptors)
 }
 

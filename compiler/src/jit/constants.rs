@@ -10,7 +10,7 @@
 //! no call disturbs and which holds no register between uses.
 
 use cranelift_codegen::cursor::{Cursor, FuncCursor};
-use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::types::{I32X4, I64};
 use cranelift_codegen::ir::{
     Function, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Type, Value,
 };
@@ -21,13 +21,15 @@ use std::cell::RefCell;
 const VECTOR_BYTES: u32 = 16;
 const VECTOR_ALIGN_SHIFT: u8 = 4;
 
-/// The constants one kernel uses, by the bit pattern of their lanes.
+/// The constants one kernel uses, by the bit pattern of their lanes. A slot
+/// holds raw bytes (four copies of the pattern), loaded as whichever
+/// four-lane type the use needs.
 #[derive(Default)]
-pub(crate) struct ConstantPool {
+pub(crate) struct StackConstants {
     slots: RefCell<Vec<(u32, StackSlot)>>,
 }
 
-impl ConstantPool {
+impl StackConstants {
     /// A vector of type `ty` (four 32-bit lanes) with every lane `bits`,
     /// loaded at the builder's position.
     pub fn load(&self, b: &mut FunctionBuilder, ty: Type, bits: u32) -> Value {
@@ -38,7 +40,7 @@ impl ConstantPool {
 
     fn slot(&self, b: &mut FunctionBuilder, bits: u32) -> StackSlot {
         let mut slots = self.slots.borrow_mut();
-        if let Some(&(_, slot)) = slots.iter().find(|(b, _)| *b == bits) {
+        if let Some(&(_, slot)) = slots.iter().find(|&&(known, _)| known == bits) {
             return slot;
         }
         let data = StackSlotData::new(
@@ -53,7 +55,7 @@ impl ConstantPool {
 
     /// Fills every slot at the top of the entry block of the finished
     /// function, before any load can read it.
-    pub fn store_all(&self, func: &mut Function, ty: Type) {
+    pub fn store_all(&self, func: &mut Function) {
         let Some(entry) = func.layout.entry_block() else {
             return;
         };
@@ -61,7 +63,7 @@ impl ConstantPool {
         for &(bits, slot) in self.slots.borrow().iter() {
             let bytes: Vec<u8> = (0..4).flat_map(|_| bits.to_le_bytes()).collect();
             let constant = pos.func.dfg.constants.insert(bytes.into());
-            let value = pos.ins().vconst(ty, constant);
+            let value = pos.ins().vconst(I32X4, constant);
             let address = pos.ins().stack_addr(I64, slot, 0);
             pos.ins().store(MemFlagsData::trusted(), value, address, 0);
         }

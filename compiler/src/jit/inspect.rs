@@ -93,10 +93,10 @@ pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String,
                 let method = lower_matmul::describe(graph, *value, *accumulate, options)
                     .map(|d| d.method_text())
                     .unwrap_or_default();
-                let (lhs, rhs) = match graph.op(*value) {
-                    Op::Matmul { lhs, rhs, .. } => (lhs.0, rhs.0),
-                    _ => (0, 0),
+                let Op::Matmul { lhs, rhs, .. } = *graph.op(*value) else {
+                    return Err(misscheduled(graph, *value, "matmul"));
                 };
+                let (lhs, rhs) = (lhs.0, rhs.0);
                 let verb = if *accumulate { "+=" } else { "=" };
                 writeln!(
                     text,
@@ -106,10 +106,10 @@ pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String,
                 )
             }
             StepKind::Transpose { value } => {
-                let operand = match graph.op(*value) {
-                    Op::Transpose(a) => a.0,
-                    _ => 0,
+                let Op::Transpose(operand) = *graph.op(*value) else {
+                    return Err(misscheduled(graph, *value, "transpose"));
                 };
+                let operand = operand.0;
                 writeln!(
                     text,
                     "transpose {} = %{operand}ᵀ -> {}",
@@ -121,4 +121,10 @@ pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String,
     }
     let _ = writeln!(text, "scratch: {} floats", plan.scratch_len);
     Ok(text)
+}
+
+/// The error for a step whose node is not of the step's kind (a scheduler
+/// bug, reported instead of printed wrongly).
+fn misscheduled(graph: &Graph, v: crate::ir::Value, kind: &str) -> CompileError {
+    CompileError::Codegen(format!("`{}` was scheduled as a {kind}", graph.describe(v)))
 }

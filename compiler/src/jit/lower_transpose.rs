@@ -1,8 +1,9 @@
 //! Codegen for transpose steps: `dst[j, i] = src[i, j]` with scalar loops.
 //!
-//! Transposes come from `program::pretranspose`, which gives products with a
-//! transposed weight a transposed copy made once per call of the prologue,
-//! so their cost is one pass over a weight matrix per training step.
+//! Transposes typically come from `program::pretranspose`, which gives
+//! products with a transposed weight a transposed copy made once per call of
+//! the prologue, so their cost is one pass over a weight matrix per training
+//! step; scalar loops are enough for that.
 
 use super::codegen::Emitter;
 use super::lower_loops::counted_loop;

@@ -11,7 +11,7 @@
 //!   vector helpers, `constants.rs` for vector constants in stack slots,
 //!   `access.rs` for index math);
 //! - `lower_transpose.rs` copies a matrix into its transpose (scalar loops;
-//!   transposes are of weights, once per call of the prologue);
+//!   transposes are typically of weights, once per call of the prologue);
 //! - `lower_matmul.rs` emits tiny matmuls inline and calls the matmul
 //!   routines of `matmul_shims.rs` for the others (register-blocked FMA
 //!   kernels in `matmul_blocked.rs`, with zero-skipping rows for spike

@@ -9,7 +9,7 @@
 //! `i32x4` result of `fcmp` reinterpreted), which `select` and `keep` use
 //! as a bit mask.
 
-use super::constants::ConstantPool;
+use super::constants::StackConstants;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::{F32, F32X4, F64, F64X2, I32X4};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value};
@@ -57,11 +57,11 @@ fn lane_order() -> MemFlagsData {
 #[derive(Clone, Copy)]
 pub(crate) struct Simd<'a> {
     pub features: Features,
-    constants: &'a ConstantPool,
+    constants: &'a StackConstants,
 }
 
 impl<'a> Simd<'a> {
-    pub fn new(features: Features, constants: &'a ConstantPool) -> Simd<'a> {
+    pub fn new(features: Features, constants: &'a StackConstants) -> Simd<'a> {
         Simd {
             features,
             constants,

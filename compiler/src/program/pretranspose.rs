@@ -10,7 +10,7 @@
 //! with a transposed copy sums the same terms in the same order.
 
 use super::hoist::dependence_of_each_value;
-use crate::ir::{Graph, Op, Shape, Value};
+use crate::ir::{Graph, Op, Value};
 
 /// `graph` with every time-varying product that reads a transposed
 /// parameter-only operand rewritten to read `transpose(operand)` instead;
@@ -33,22 +33,20 @@ pub(crate) fn pretranspose_invariant_operands(graph: &Graph) -> Graph {
         } = *graph.op(v)
         {
             if dependence[v.index()].on_time {
-                let mut transposed = |x: Value| {
+                // Matmul operands are 2-D, so `transpose` succeeds; were it
+                // to fail, the operand keeps its flag.
+                let mut pretransposed = |x: Value, flag: bool| {
                     let copy = copy_of[x.index()];
-                    let dims = rewritten.shape(copy).dims();
-                    let flipped = Shape::from([dims[1], dims[0]]);
-                    rewritten.add_node(Op::Transpose(copy), flipped)
+                    if !(flag && invariant(x)) {
+                        return (copy, flag);
+                    }
+                    match rewritten.transpose(copy) {
+                        Ok(t) => (t, false),
+                        Err(_) => (copy, flag),
+                    }
                 };
-                let (mut new_lhs, mut new_rhs) = (copy_of[lhs.index()], copy_of[rhs.index()]);
-                let (mut flag_lhs, mut flag_rhs) = (transpose_lhs, transpose_rhs);
-                if transpose_lhs && invariant(lhs) {
-                    new_lhs = transposed(lhs);
-                    flag_lhs = false;
-                }
-                if transpose_rhs && invariant(rhs) {
-                    new_rhs = transposed(rhs);
-                    flag_rhs = false;
-                }
+                let (new_lhs, flag_lhs) = pretransposed(lhs, transpose_lhs);
+                let (new_rhs, flag_rhs) = pretransposed(rhs, transpose_rhs);
                 op = Op::Matmul {
                     lhs: new_lhs,
                     rhs: new_rhs,

@@ -8,7 +8,9 @@
 //!    Forward and backward outputs live in one graph, so the simplifier
 //!    shares work between them.
 //! 2. Simplify that graph (and the parameter-only loss with its gradient),
-//!    gathering the parameter-only factors of products (`factor`).
+//!    gathering the parameter-only factors of products (`factor`) and
+//!    giving products with a transposed parameter-only operand a transposed
+//!    copy of it (`pretranspose`).
 //! 3. Hoist parameter-only values into the prologue (`hoist`).
 //! 4. Choose the tape (`tape`): the forward values the backward step reads.
 //! 5. Cut the graph into prologue, forward and backward programs, each

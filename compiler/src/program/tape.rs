@@ -33,7 +33,8 @@ pub(crate) fn taped_values(step: &Graph, forward: &[Output], backward: &[Output]
         .values()
         .map(|v| (forward_needs[v.index()] && !free[v.index()]) || is_state(v))
         .collect();
-    let root = |v: Value| is_state(v) || matches!(step.op(v), Op::Matmul { .. });
+    // Products and transposes are not redone in the backward step.
+    let root = |v: Value| is_state(v) || matches!(step.op(v), Op::Matmul { .. } | Op::Transpose(_));
 
     // Each candidate v is an edge in(v) -> out(v) weighted by its size: cutting
     // it means taping v.
@@ -63,14 +64,13 @@ pub(crate) fn taped_values(step: &Graph, forward: &[Output], backward: &[Output]
 }
 
 /// `free[v]`: the backward step computes `v` from its own arguments without
-/// a matmul (every argument but the state is its own).
+/// a matmul or a transpose (every argument but the state is its own).
 fn free_in_backward(graph: &Graph) -> Vec<bool> {
     let mut free = vec![false; graph.len()];
     for v in graph.values() {
         free[v.index()] = match graph.op(v) {
             Op::Arg(_) => !matches!(graph.arg_of(v), Some(a) if a.kind == ArgKind::State),
             Op::Constant(_) => true,
-            // Data movement the backward step is not given to redo.
             Op::Matmul { .. } | Op::Transpose(_) => false,
             op @ (Op::Unary(..)
             | Op::Binary(..)

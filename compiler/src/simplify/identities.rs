@@ -25,6 +25,7 @@
 //! - `reduce_sum` over an axis of length 1 → `reshape`, when the operand
 //!   can never be `-0.0` (the interpreter computes `0.0 + x`)
 //! - `stop_gradient x` → `x` (the simplifier runs after autodiff)
+//! - `transpose (transpose x)` → `x`
 //!
 //! Deliberately not applied, because they are inexact: `x * 0` → `0`
 //! (`inf * 0` and `NaN * 0` are NaN), `x - x` → `0`, matmul with a zero
