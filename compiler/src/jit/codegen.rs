@@ -9,7 +9,7 @@
 //! (`lower_transpose.rs`). Buffer base addresses are loaded once, at the top
 //! level, so every later step can use them.
 
-use super::constants::StackConstants;
+use super::constants::VectorConstants;
 use super::lower_loops;
 use super::lower_matmul;
 use super::lower_transpose;
@@ -53,7 +53,7 @@ pub(crate) struct Emitter<'a, 'f> {
     pub features: Features,
     pub options: &'a JitOptions,
     /// The vector constants the kernel's loops use.
-    pub constants: &'a StackConstants,
+    pub constants: &'a VectorConstants,
     args_table: ClifValue,
     outputs_table: ClifValue,
     pub(crate) scratch: ClifValue,
@@ -84,7 +84,19 @@ pub(crate) fn build_function(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let constants = StackConstants::default();
+    // Constants go to stack slots when a matmul routine is called (see
+    // `constants.rs`).
+    let calls_out = schedule
+        .order
+        .iter()
+        .any(|&step| match schedule.steps[step].kind {
+            StepKind::Matmul { value, accumulate } => {
+                lower_matmul::describe(graph, value, accumulate, options)
+                    .is_none_or(|d| d.dense != DenseMethod::Inline)
+            }
+            StepKind::Loop(_) | StepKind::Transpose { .. } => false,
+        });
+    let constants = VectorConstants::new(calls_out);
     let mut e = Emitter {
         b,
         graph,

@@ -1,13 +1,15 @@
-//! Vector constants, kept in stack slots instead of registers.
+//! Vector constants, kept in stack slots in kernels that call out.
 //!
 //! Cranelift merges equal constants across the whole function and keeps the
-//! merged value in a register from its first use on. A kernel calls matmul
-//! routines between its loops, and no vector register survives a call, so a
-//! constant two loops shared was spilled, reloaded in the later loop, and
-//! written back to the stack on every iteration of it. Here each constant is
-//! stored once, at the top of the kernel, into its own 16-byte stack slot,
-//! and every use loads it from there: one load from the stack per use, which
-//! no call disturbs and which holds no register between uses.
+//! merged value in a register from its first use on. A kernel that calls
+//! matmul routines between its loops loses every vector register at each
+//! call, so a constant two loops shared was spilled, reloaded in the later
+//! loop, and written back to the stack on every iteration of it. In such a
+//! kernel each constant is stored once, at the top, into its own 16-byte
+//! stack slot, and every use loads it from there: one load from the stack
+//! per use, which no call disturbs and which holds no register between
+//! uses. A kernel without calls keeps Cranelift's merged constants (there
+//! the stores at every call would only add work: tiny per-step kernels).
 
 use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::types::{I32X4, I64};
@@ -24,15 +26,27 @@ const VECTOR_ALIGN_SHIFT: u8 = 4;
 /// The constants one kernel uses, by the bit pattern of their lanes. A slot
 /// holds raw bytes (four copies of the pattern), loaded as whichever
 /// four-lane type the use needs.
-#[derive(Default)]
-pub(crate) struct StackConstants {
+pub(crate) struct VectorConstants {
+    /// Whether constants live in stack slots (the kernel calls out).
+    in_stack: bool,
     slots: RefCell<Vec<(u32, StackSlot)>>,
 }
 
-impl StackConstants {
-    /// A vector of type `ty` (four 32-bit lanes) with every lane `bits`,
-    /// loaded at the builder's position.
-    pub fn load(&self, b: &mut FunctionBuilder, ty: Type, bits: u32) -> Value {
+impl VectorConstants {
+    pub fn new(in_stack: bool) -> VectorConstants {
+        VectorConstants {
+            in_stack,
+            slots: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A vector of type `ty` (four 32-bit lanes) with every lane `bits`, at
+    /// the builder's position.
+    pub fn get(&self, b: &mut FunctionBuilder, ty: Type, bits: u32) -> Value {
+        if !self.in_stack {
+            let constant = b.func.dfg.constants.insert(lanes(bits).into());
+            return b.ins().vconst(ty, constant);
+        }
         let slot = self.slot(b, bits);
         let address = b.ins().stack_addr(I64, slot, 0);
         b.ins().load(ty, MemFlagsData::trusted(), address, 0)
@@ -61,11 +75,15 @@ impl StackConstants {
         };
         let mut pos = FuncCursor::new(func).at_first_insertion_point(entry);
         for &(bits, slot) in self.slots.borrow().iter() {
-            let bytes: Vec<u8> = (0..4).flat_map(|_| bits.to_le_bytes()).collect();
-            let constant = pos.func.dfg.constants.insert(bytes.into());
+            let constant = pos.func.dfg.constants.insert(lanes(bits).into());
             let value = pos.ins().vconst(I32X4, constant);
             let address = pos.ins().stack_addr(I64, slot, 0);
             pos.ins().store(MemFlagsData::trusted(), value, address, 0);
         }
     }
+}
+
+/// The 16 bytes of a vector with every 32-bit lane `bits`.
+fn lanes(bits: u32) -> Vec<u8> {
+    (0..4).flat_map(|_| bits.to_le_bytes()).collect()
 }

@@ -9,7 +9,7 @@
 //! `i32x4` result of `fcmp` reinterpreted), which `select` and `keep` use
 //! as a bit mask.
 
-use super::constants::StackConstants;
+use super::constants::VectorConstants;
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::{F32, F32X4, F64, F64X2, I32X4};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value};
@@ -57,11 +57,11 @@ fn lane_order() -> MemFlagsData {
 #[derive(Clone, Copy)]
 pub(crate) struct Simd<'a> {
     pub features: Features,
-    constants: &'a StackConstants,
+    constants: &'a VectorConstants,
 }
 
 impl<'a> Simd<'a> {
-    pub fn new(features: Features, constants: &'a StackConstants) -> Simd<'a> {
+    pub fn new(features: Features, constants: &'a VectorConstants) -> Simd<'a> {
         Simd {
             features,
             constants,
@@ -78,13 +78,13 @@ impl<'a> Simd<'a> {
 
     // ----- constants and memory ----------------------------------------------
 
-    /// `x` in every lane (from the kernel's constant pool).
+    /// `x` in every lane (see `constants.rs`).
     pub fn constant(self, b: &mut FunctionBuilder, x: f32) -> Value {
-        self.constants.load(b, F32X4, x.to_bits())
+        self.constants.get(b, F32X4, x.to_bits())
     }
 
     pub fn int_constant(self, b: &mut FunctionBuilder, x: i32) -> Value {
-        self.constants.load(b, I32X4, x as u32)
+        self.constants.get(b, I32X4, x as u32)
     }
 
     /// Broadcasts an `f32` to all lanes.
