@@ -8,8 +8,8 @@
 //! - `lower_loops.rs` emits each loop as an `f32x4` body and a partial-
 //!   vector tail (`lower_elementwise.rs` per op, `math.rs` for
 //!   exp/log/floor, `lower_reduce.rs` for reductions, `simd.rs` for the
-//!   vector helpers, `constants.rs` for vector constants (in stack slots when the kernel calls out),
-//!   `access.rs` for index math);
+//!   vector helpers, `constants.rs` for vector constants (in stack slots
+//!   when the kernel calls out), `access.rs` for index math);
 //! - `lower_transpose.rs` copies a matrix into its transpose (scalar loops;
 //!   transposes are typically of weights, once per call of the prologue);
 //! - `lower_matmul.rs` emits tiny matmuls inline and calls the matmul
