@@ -18,6 +18,7 @@
 //! their rounding decides spikes.
 
 use super::hoist::{dependence_of_each_value, Dependence};
+use super::outputs_of_copy;
 use crate::ir::{BinaryOp, Graph, Op, OutKind, Output, UnaryOp, Value};
 
 /// `graph` with the invariant factors of time-varying products grouped;
@@ -58,16 +59,7 @@ pub(crate) fn factor_invariant_products(graph: &Graph) -> Graph {
         }
         copy_of.push(new);
     }
-    let outputs = graph
-        .outputs()
-        .iter()
-        .map(|o| {
-            let mut o = o.clone();
-            o.value = copy_of[o.value.index()];
-            o
-        })
-        .collect();
-    factored.set_outputs(outputs);
+    factored.set_outputs(outputs_of_copy(graph, &copy_of));
     factored
 }
 

@@ -24,7 +24,7 @@ mod time_batch;
 pub use split::{compile_training, gradient_graph, simplified_gradient_graph, PassStats};
 pub use time_batch::batch_over_time;
 
-use crate::ir::{ArgKind, Graph, OutKind, Shape};
+use crate::ir::{ArgKind, Graph, OutKind, Output, Shape};
 
 /// The signature of one buffer the runtime owns: its slot within its kind,
 /// its name (a module path for parameters and states) and its shape.
@@ -117,6 +117,19 @@ impl TrainingPrograms {
     pub fn tape_bytes_per_step(&self) -> usize {
         self.tape.iter().map(|s| s.shape.numel() * 4).sum()
     }
+}
+
+/// The outputs of `graph`, for a copy of it in which node `v` became
+/// `copy_of[v]` (the passes that rebuild a graph node by node).
+pub(crate) fn outputs_of_copy(graph: &Graph, copy_of: &[crate::ir::Value]) -> Vec<Output> {
+    graph
+        .outputs()
+        .iter()
+        .map(|o| Output {
+            value: copy_of[o.value.index()],
+            ..o.clone()
+        })
+        .collect()
 }
 
 /// Finds the argument of `graph` with this kind and slot, if used.

@@ -10,6 +10,7 @@
 //! with a transposed copy sums the same terms in the same order.
 
 use super::hoist::dependence_of_each_value;
+use super::outputs_of_copy;
 use crate::ir::{Graph, Op, Value};
 
 /// `graph` with every time-varying product that reads a transposed
@@ -57,15 +58,6 @@ pub(crate) fn pretranspose_invariant_operands(graph: &Graph) -> Graph {
         }
         copy_of.push(rewritten.add_node(op, node.shape.clone()));
     }
-    let outputs = graph
-        .outputs()
-        .iter()
-        .map(|o| {
-            let mut o = o.clone();
-            o.value = copy_of[o.value.index()];
-            o
-        })
-        .collect();
-    rewritten.set_outputs(outputs);
+    rewritten.set_outputs(outputs_of_copy(graph, &copy_of));
     rewritten
 }
