@@ -21,6 +21,12 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// What a command that must fail printed to stderr.
+fn error_of(o: &Output) -> String {
+    assert!(!o.status.success(), "succeeded: {}", stdout(o));
+    stderr(o)
+}
+
 /// `epoch,loss,task_loss,penalty,seconds` rows without the wall-clock column.
 fn history(run: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(run.join("history.csv")).unwrap();
@@ -112,8 +118,7 @@ fn resuming_from_a_damaged_checkpoint_names_the_parameter() {
         &["train", "--resume", "run", "--epochs", "2", "--no-plots"],
         dir.path(),
     );
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = error_of(&out);
     assert!(
         err.contains(&format!("`{damaged}` holds NaN at element 2")),
         "{err}"
@@ -136,8 +141,7 @@ fn resuming_with_another_optimizer_is_an_error() {
         &["train", "--resume", "run", "--epochs", "2", "--no-plots"],
         dir.path(),
     );
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = error_of(&out);
     assert!(
         err.contains("`adam`'s, but the spec's optimiser is `sgd`"),
         "{err}"
@@ -153,8 +157,7 @@ fn spec_errors_name_the_file_and_line() {
     )
     .unwrap();
     let out = neurojit(&["train", "bad.toml", "--out", "run"], dir.path());
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = error_of(&out);
     assert!(err.contains("bad.toml:4"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -164,8 +167,7 @@ fn conformance_on_a_directory_without_cases_fails() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("empty")).unwrap();
     let out = neurojit(&["conformance", "empty"], dir.path());
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = error_of(&out);
     assert!(err.contains("expected at least one case"), "{err}");
 }
 
@@ -179,8 +181,7 @@ fn a_task_too_large_to_hold_is_refused_before_anything_is_allocated() {
     )
     .unwrap();
     let out = neurojit(&["train", "long.toml", "--out", "run"], dir.path());
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = error_of(&out);
     assert!(err.contains("T = 4000000000"), "{err}");
     assert!(err.contains("expected at most"), "{err}");
     assert!(
@@ -201,8 +202,7 @@ fn a_run_too_long_for_its_tape_is_refused_and_leaves_no_folder() {
     )
     .unwrap();
     let out = neurojit(&["train", "wide.toml", "--out", "run"], dir.path());
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = error_of(&out);
     assert!(
         err.contains("the tape entry `1_LIF/vmem` over 2000 timesteps"),
         "{err}"
@@ -229,8 +229,7 @@ fn data_that_does_not_fit_the_network_is_an_error_naming_the_array() {
     };
     save_npz(&dir.path().join("data.npz"), &data).unwrap();
     let out = neurojit(&["train", "--data", "data.npz", "--out", "run"], dir.path());
-    assert!(!out.status.success());
-    let err = stderr(&out);
+    let err = error_of(&out);
     assert!(err.contains("inputs"), "{err}");
 }
 
@@ -242,15 +241,10 @@ fn init_writes_the_tutorial_spec_once() {
     let text = std::fs::read_to_string(dir.path().join("spec.toml")).unwrap();
     assert_eq!(text, neurojit::spec::TUTORIAL_SPEC);
     let again = neurojit(&["init", "spec.toml"], dir.path());
-    assert!(!again.status.success());
-    assert!(stderr(&again).contains("--force"));
+    assert!(error_of(&again).contains("--force"));
     let into_dir = neurojit(&["init", "--force", "."], dir.path());
-    assert!(!into_dir.status.success());
-    assert!(
-        stderr(&into_dir).contains("is a directory"),
-        "{}",
-        stderr(&into_dir)
-    );
+    let err = error_of(&into_dir);
+    assert!(err.contains("is a directory"), "{err}");
 }
 
 #[test]
@@ -320,19 +314,12 @@ fn ir_shows_a_benchmark_preset_and_its_schedule() {
         stdout(&out)
     );
     let out = neurojit(&["ir", "--preset", "huge"], dir.path());
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("invalid value 'huge'"),
-        "{}",
-        stderr(&out)
-    );
+    let err = error_of(&out);
+    assert!(err.contains("invalid value 'huge'"), "{err}");
     let out = neurojit(&["ir", "spec.toml", "--preset", "tiny"], dir.path());
-    assert!(!out.status.success(), "a spec and a preset conflict");
-    assert!(
-        stderr(&out).contains("cannot be used with"),
-        "{}",
-        stderr(&out)
-    );
+    // A spec and a preset conflict.
+    let err = error_of(&out);
+    assert!(err.contains("cannot be used with"), "{err}");
 }
 
 #[test]

@@ -249,23 +249,25 @@ struct Address {
 fn access_bases(e: &mut Emitter, plan: &Plan) -> Vec<Address> {
     plan.homes
         .iter()
-        .map(|&home| match home {
-            Home::Scratch(offset) => match i32::try_from(4 * offset) {
-                // Positions within a row add at most a row's bytes to the
-                // displacement: keep half the range for them.
-                Ok(displacement) if displacement <= i32::MAX / 2 => Address {
+        .map(|&home| {
+            // Positions within a row add at most a row's bytes to the
+            // displacement: keep half the range for them.
+            let scratch_displacement = match home {
+                Home::Scratch(offset) => i32::try_from(4 * offset)
+                    .ok()
+                    .filter(|&d| d <= i32::MAX / 2),
+                Home::Arg(_) | Home::Output(_) => None,
+            };
+            match scratch_displacement {
+                Some(displacement) => Address {
                     register: e.scratch,
                     displacement,
                 },
-                _ => Address {
+                None => Address {
                     register: e.base(home),
                     displacement: 0,
                 },
-            },
-            _ => Address {
-                register: e.base(home),
-                displacement: 0,
-            },
+            }
         })
         .collect()
 }

@@ -199,19 +199,18 @@ fn sequence_of(
         }
         Some(_) => return None,
         None => {
-            let name = role;
-            let slot = new_sequence(sequences, name.clone(), backward.shape(v));
+            let slot = new_sequence(sequences, role.clone(), backward.shape(v));
             written.push(Output {
                 kind: OutKind::Sequence,
                 slot,
-                name: name.clone(),
+                name: role.clone(),
                 value: v,
                 accumulate: false,
             });
             ArgSpec {
                 kind: ArgKind::Sequence,
                 slot,
-                name,
+                name: role,
             }
         }
     };
