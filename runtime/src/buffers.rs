@@ -5,7 +5,7 @@
 //! resized, so their addresses are stable. States and state adjoints are
 //! double-buffered: step `t` reads one copy and writes the other (its
 //! `parity`), so no buffer is ever read and written by the same call.
-//! Time-indexed buffers (inputs, targets, predictions, tape, records) are
+//! Time-indexed buffers (inputs, targets, predictions, losses, tape, records) are
 //! time-major: row `t` is one step's value.
 
 use crate::binding::{Sink, Source};
@@ -56,6 +56,8 @@ pub(crate) fn check_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
     Ok(())
 }
 
+/// Buffers are never resized or replaced after `new`: programs keep their
+/// addresses for the session's lifetime (see `BoundProgram::locate`).
 pub(crate) struct Buffers {
     pub steps: usize,
     pub params: Vec<Vec<f32>>,
@@ -70,9 +72,10 @@ pub(crate) struct Buffers {
     pub inputs: Vec<Vec<f32>>,
     pub targets: Vec<f32>,
     pub predictions: Vec<f32>,
-    /// On the heap like every other buffer, so that addresses taken from
-    /// the buffers stay valid when the session moves.
-    pub loss: Box<[f32; 1]>,
+    /// One float per step: the forward step writes its loss to row `t`, so
+    /// the session sums them after the pass instead of reading each back
+    /// between calls. The parameter-only loss then writes row 0.
+    pub losses: Vec<f32>,
 }
 
 fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {
@@ -98,7 +101,7 @@ impl Buffers {
             inputs: input_buffers(p, steps),
             targets: vec![0.0; p.target.numel() * steps],
             predictions: vec![0.0; p.prediction.numel() * steps],
-            loss: Box::new([0.0]),
+            losses: vec![0.0; steps],
         }
     }
 
@@ -140,7 +143,7 @@ impl Buffers {
             Sink::Sequence(i) => row(&self.sequences, i),
             Sink::Record(i) => row(&self.records, i),
             Sink::Prediction => Some(self.predictions.len() / rows),
-            Sink::Loss => Some(1),
+            Sink::Loss => Some(self.losses.len() / rows),
             Sink::Param(_) | Sink::Moment(_) => None,
         }
     }
@@ -182,7 +185,7 @@ impl Buffers {
             Sink::Sequence(i) => row(&mut self.sequences[i]),
             Sink::Record(i) => row(&mut self.records[i]),
             Sink::Prediction => row(&mut self.predictions),
-            Sink::Loss => (self.loss.as_mut_ptr(), 0),
+            Sink::Loss => row(&mut self.losses),
             Sink::Param(_) | Sink::Moment(_) => unreachable!("rejected when the program was bound"),
         }
     }

@@ -24,7 +24,7 @@ struct BoundProgram {
     plan: Plan,
     /// Per parity: the address tables handed to the kernel, holding each
     /// argument's and output's address at step 0 until a call moves the
-    /// time-indexed ones (see [`BoundProgram::refresh`]).
+    /// time-indexed ones (see [`BoundProgram::locate`]).
     tables: [(AddressTable<*const f32>, AddressTable<*mut f32>); 2],
     /// The kernel's working memory, owned here so that JIT kernels run
     /// without taking a lock per call.
@@ -98,7 +98,7 @@ impl BoundProgram {
         name: &'static str,
         graph: &Graph,
         backend: &dyn Backend,
-        buffers: &Buffers,
+        buffers: &mut Buffers,
         all_steps: bool,
     ) -> Result<BoundProgram, RuntimeError> {
         let plan = plan(name, graph)?;
@@ -126,18 +126,24 @@ impl BoundProgram {
                 program: name,
                 source,
             })?;
-        Ok(BoundProgram {
+        let mut program = BoundProgram {
             scratch: vec![0.0; kernel.scratch_len()],
             kernel,
             plan,
             tables: Default::default(),
-        })
+        };
+        program.locate(buffers);
+        Ok(program)
     }
 
-    /// Recomputes the address tables from the buffers. Called at the start
-    /// of every pass, after the session last touched its buffers through
-    /// references, so the addresses are fresh for the whole pass.
-    fn refresh(&mut self, buffers: &mut Buffers) {
+    /// Fills the address tables from the buffers, once. The addresses stay
+    /// valid for the session's lifetime: buffers are never resized or
+    /// replaced, and each address is a copy of a `Vec`'s own data pointer
+    /// (`as_ptr` and `as_mut_ptr` create no reference to the data), so the
+    /// session's later reads and writes through short-lived references
+    /// (setting parameters, zeroing gradients), none alive during a call,
+    /// leave them usable.
+    fn locate(&mut self, buffers: &mut Buffers) {
         for (parity, (args, outs)) in self.tables.iter_mut().enumerate() {
             args.refill(
                 self.plan
@@ -149,8 +155,7 @@ impl BoundProgram {
         }
     }
 
-    /// Runs the program at step `t`, reading state copy `parity`. The
-    /// tables must have been refreshed since the buffers were last touched.
+    /// Runs the program at step `t`, reading state copy `parity`.
     fn call(&mut self, t: usize, parity: usize) {
         let (args, outs) = &mut self.tables[parity];
         args.move_to(t);
@@ -242,24 +247,21 @@ impl Session {
             });
         }
         crate::buffers::check_sizes(&programs, steps)?;
-        let buffers = Buffers::new(&programs, steps);
+        let mut buffers = Buffers::new(&programs, steps);
         let started = Instant::now();
-        let bind = |name, graph: &Graph, all_steps| {
-            BoundProgram::bind(name, graph, backend, &buffers, all_steps)
-        };
-        // Programs over all timesteps exist only when time-batched.
-        let optional = |name, graph: &Graph| {
-            if graph.outputs().is_empty() {
-                Ok(None)
-            } else {
-                bind(name, graph, true).map(Some)
-            }
+        let mut bind = |name, graph: &Graph, all_steps| {
+            BoundProgram::bind(name, graph, backend, &mut buffers, all_steps)
         };
         let prologue = bind("prologue", &programs.prologue, false)?;
-        let prepass = optional("prepass", &programs.prepass)?;
+        // Programs over all timesteps exist only when time-batched.
+        let prepass = (!programs.prepass.outputs().is_empty())
+            .then(|| bind("prepass", &programs.prepass, true))
+            .transpose()?;
         let forward = bind("forward", &programs.forward, false)?;
         let backward = bind("backward", &programs.backward, false)?;
-        let epilogue = optional("epilogue", &programs.epilogue)?;
+        let epilogue = (!programs.epilogue.outputs().is_empty())
+            .then(|| bind("epilogue", &programs.epilogue, true))
+            .transpose()?;
         let param_loss = bind("param_loss", &programs.param_loss, false)?;
         Ok(Session {
             compile_seconds: started.elapsed().as_secs_f64(),
@@ -296,8 +298,10 @@ impl Session {
         &self.buffers.grads
     }
 
-    pub(crate) fn grads_mut(&mut self) -> &mut [Vec<f32>] {
-        &mut self.buffers.grads
+    /// Each parameter's gradient, writable in place (never replaced: the
+    /// programs hold their addresses).
+    pub(crate) fn grads_mut(&mut self) -> impl Iterator<Item = &mut [f32]> {
+        self.buffers.grads.iter_mut().map(Vec::as_mut_slice)
     }
 
     /// The gradient of the last `forward` + `backward`, by parameter slot.
@@ -371,24 +375,16 @@ impl Session {
         let b = &mut self.buffers;
         b.states[0].iter_mut().for_each(|s| s.fill(0.0));
         b.grads.iter_mut().for_each(|g| g.fill(0.0));
-        for program in [&mut self.prologue, &mut self.forward, &mut self.param_loss] {
-            program.refresh(b);
-        }
         self.prologue.call(0, 0);
         if let Some(prepass) = &mut self.prepass {
-            prepass.refresh(b);
             prepass.call(0, 0);
         }
-        let mut task = 0.0f64;
         for t in 0..b.steps {
             self.forward.call(t, t % 2);
-            // SAFETY: reads the scalar the call just wrote, through the
-            // buffer the kernel wrote it to.
-            task += unsafe { b.loss.as_ptr().read() } as f64;
         }
+        let task: f64 = b.losses.iter().map(|&loss| loss as f64).sum();
         self.param_loss.call(0, 0);
-        // SAFETY: as above.
-        let penalty = unsafe { b.loss.as_ptr().read() };
+        let penalty = b.losses[0];
         self.last_loss = LossParts {
             task: task as f32,
             penalty,
@@ -401,12 +397,10 @@ impl Session {
     pub fn backward(&mut self) -> Result<(), RuntimeError> {
         let b = &mut self.buffers;
         b.adjoints[0].iter_mut().for_each(|a| a.fill(0.0));
-        self.backward.refresh(b);
         for (k, t) in (0..b.steps).rev().enumerate() {
             self.backward.call(t, k % 2);
         }
         if let Some(epilogue) = &mut self.epilogue {
-            epilogue.refresh(b);
             epilogue.call(0, 0);
         }
         Ok(())

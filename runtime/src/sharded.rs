@@ -156,15 +156,14 @@ impl ShardedSession {
         if self.shards.len() > 1 {
             let scale = 1.0 / self.shards.len() as f32;
             let (primary, rest) = self.shards.split_at_mut(1);
-            let grads = primary[0].grads_mut();
-            for shard in rest.iter() {
-                for (g, other) in grads.iter_mut().zip(shard.grads()) {
-                    g.iter_mut().zip(other).for_each(|(a, b)| *a += b);
+            for (slot, g) in primary[0].grads_mut().enumerate() {
+                for shard in rest.iter() {
+                    g.iter_mut()
+                        .zip(shard.grad(slot))
+                        .for_each(|(a, b)| *a += b);
                 }
+                g.iter_mut().for_each(|x| *x *= scale);
             }
-            grads
-                .iter_mut()
-                .for_each(|g| g.iter_mut().for_each(|x| *x *= scale));
         }
         Ok(mean_loss(&losses))
     }

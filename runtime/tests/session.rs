@@ -262,8 +262,9 @@ fn time_batched_programs_compute_the_same_loss_and_gradients() {
 
 #[test]
 fn a_session_moved_between_passes_computes_the_same_results() {
-    // Address tables are rebuilt at the start of every pass, so a session
-    // may move (into a box, a vector, another owner) between passes.
+    // The programs' address tables point into the buffers' heap memory,
+    // which stays put when the session moves (into a box, a vector,
+    // another owner) between passes.
     let mut fixed = session();
     let loss = fixed.forward().unwrap();
     fixed.backward().unwrap();
