@@ -156,7 +156,18 @@ fn with_specials(mut v: Vec<f32>) -> Vec<f32> {
 
 #[test]
 fn jit_unary_ops_match_on_odd_lengths() {
-    for dims in [&[1][..], &[3], &[7], &[3, 5], &[2, 3, 9], &[64]] {
+    // Rows of 1 to 16 vectors: loops unrolled by two, with and without a
+    // vector left over, and partial tails.
+    for dims in [
+        &[1][..],
+        &[3],
+        &[7],
+        &[3, 5],
+        &[2, 3, 9],
+        &[13],
+        &[2, 21],
+        &[64],
+    ] {
         let mut g = Graph::new();
         let x = input(&mut g, 0, dims);
         let ops = [g.neg(x), g.recip(x), g.sqrt(x), g.abs(x), g.floor(x)];
@@ -314,7 +325,15 @@ fn jit_broadcast_patterns_match() {
 
 #[test]
 fn jit_reduce_sum_over_every_axis_of_3d_tensors() {
-    for dims in [[2, 3, 4], [3, 5, 7], [4, 1, 9], [1, 6, 2], [5, 4, 17]] {
+    for dims in [
+        [2, 3, 4],
+        [3, 5, 7],
+        [4, 1, 9],
+        [1, 6, 2],
+        [3, 2, 13],
+        [5, 4, 17],
+        [2, 3, 21],
+    ] {
         let mut g = Graph::new();
         let x = input(&mut g, 0, &dims);
         let sq = g.mul(x, x).unwrap();

@@ -33,6 +33,11 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F32, I64};
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
 
+/// Vector positions per iteration of a row's loop. Two halve the loop's
+/// overhead and the reloads of spilled row addresses per element; the
+/// positions are still visited in order, so results are unchanged.
+const UNROLL: usize = 2;
+
 /// Where a loop reads a value from.
 #[derive(Clone, Copy, Debug)]
 enum Source {
@@ -283,8 +288,9 @@ struct RowState {
 /// Where in the row a position is.
 #[derive(Clone, Copy)]
 enum Offset {
-    /// Byte offset held in a register (the vector loop's induction value).
-    Dynamic(ClifValue),
+    /// Byte offset held in a register (the vector loop's induction value),
+    /// plus a constant (the position within an unrolled iteration).
+    Dynamic(ClifValue, i32),
     /// Constant byte offset.
     Constant(i32),
 }
@@ -432,10 +438,14 @@ fn emit_row(
     if chunks > 0 {
         let zero = vector.constant(&mut e.b, 0.0);
         let mut accumulators = vec![zero; across.len()];
-        if chunks == 1 {
-            let at = Offset::Constant(0);
-            emit_position(e, plan, &state, vector, at, Span::Full, &mut accumulators)?;
-        } else {
+        let iterations = chunks / UNROLL;
+        let vector_bytes = (4 * LANES) as i32;
+        if iterations == 1 {
+            for k in 0..UNROLL as i32 {
+                let at = Offset::Constant(k * vector_bytes);
+                emit_position(e, plan, &state, vector, at, Span::Full, &mut accumulators)?;
+            }
+        } else if iterations > 1 {
             let header = e.b.create_block();
             let j = e.b.append_block_param(header, I64);
             let carried: Vec<ClifValue> = accumulators
@@ -454,18 +464,26 @@ fn emit_row(
 
             e.b.switch_to_block(header);
             let mut body_acc = carried;
-            let at = Offset::Dynamic(j);
-            emit_position(e, plan, &state, vector, at, Span::Full, &mut body_acc)?;
-            let next = e.b.ins().iadd_imm_s(j, (4 * LANES) as i64);
+            for k in 0..UNROLL as i32 {
+                let at = Offset::Dynamic(j, k * vector_bytes);
+                emit_position(e, plan, &state, vector, at, Span::Full, &mut body_acc)?;
+            }
+            let step = (4 * LANES * UNROLL) as i64;
+            let next = e.b.ins().iadd_imm_s(j, step);
             let more =
                 e.b.ins()
-                    .icmp_imm_u(IntCC::UnsignedLessThan, next, (4 * LANES * chunks) as i64);
+                    .icmp_imm_u(IntCC::UnsignedLessThan, next, step * iterations as i64);
             let mut loop_args = vec![BlockArg::Value(next)];
             loop_args.extend(body_acc.iter().map(|&v| BlockArg::Value(v)));
             let exit_args: Vec<BlockArg> = body_acc.iter().map(|&v| BlockArg::Value(v)).collect();
             e.b.ins().brif(more, header, &loop_args, exit, &exit_args);
             e.b.switch_to_block(exit);
             accumulators = results;
+        }
+        // The vectors an unrolled iteration would overrun.
+        for k in iterations * UNROLL..chunks {
+            let at = Offset::Constant(k as i32 * vector_bytes);
+            emit_position(e, plan, &state, vector, at, Span::Full, &mut accumulators)?;
         }
         for acc in accumulators {
             totals.push(Simd::horizontal_sum(&mut e.b, acc));
@@ -516,7 +534,7 @@ fn emit_position(
     let address = |e: &mut Emitter, access: usize| -> (ClifValue, i32) {
         let base = state.row_base[access];
         match offset {
-            Offset::Dynamic(j) => (e.b.ins().iadd(base.register, j), base.displacement),
+            Offset::Dynamic(j, c) => (e.b.ins().iadd(base.register, j), c + base.displacement),
             Offset::Constant(c) => (base.register, c + base.displacement),
         }
     };
