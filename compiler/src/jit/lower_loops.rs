@@ -521,6 +521,12 @@ fn emit_row(
 /// reduction updates there. `row_sums` holds the running sums of row
 /// reductions: `f32x4` accumulators for full positions, the `f32` row
 /// totals for the partial tail (which adds its live lanes in order).
+///
+/// Each leaf is read just before its first use, and each store or update
+/// is emitted as soon as its value is ready: a loop may read a dozen
+/// buffers, and holding all of them from the start of the position would
+/// need more vector registers than there are. (A loop never reads a buffer
+/// it writes, so the order of its loads and stores does not matter.)
 #[allow(clippy::too_many_arguments)]
 fn emit_position(
     e: &mut Emitter,
@@ -547,8 +553,18 @@ fn emit_position(
         Span::Partial(n) => s.store_partial(&mut e.b, x, base, off, n),
     };
     let mut values: Vec<Option<Lowered>> = vec![None; e.graph.len()];
+    let mut leaf_of: Vec<Option<usize>> = vec![None; e.graph.len()];
     for (i, leaf) in plan.leaves.iter().enumerate() {
-        let x = match (state.fixed[i], leaf.source) {
+        leaf_of[leaf.value.index()] = Some(i);
+    }
+    let read_leaf = |e: &mut Emitter, values: &mut [Option<Lowered>], v: Value| {
+        let Some(i) = leaf_of[v.index()] else {
+            return;
+        };
+        if values[v.index()].is_some() {
+            return;
+        }
+        let x = match (state.fixed[i], plan.leaves[i].source) {
             (Some(splat), _) => splat,
             (None, Source::Memory(a)) => {
                 let (base, off) = address(e, a);
@@ -556,9 +572,66 @@ fn emit_position(
             }
             (None, Source::Splat(c)) => s.constant(&mut e.b, c),
         };
-        values[leaf.value.index()] = Some(Lowered::Float(x));
+        values[v.index()] = Some(Lowered::Float(x));
+    };
+    let value = |e: &mut Emitter, values: &[Option<Lowered>], v: Value| match values[v.index()] {
+        Some(x) => Ok(x.float(s, &mut e.b)),
+        None => Err(CompileError::Codegen(format!(
+            "loop stores %{} but neither computes nor reads it",
+            v.0
+        ))),
+    };
+    // Which running sum of `row_sums` each row reduction adds to.
+    let mut row_sum_slots: Vec<Option<usize>> = Vec::with_capacity(plan.reduces.len());
+    let mut slots_taken = 0;
+    for r in &plan.reduces {
+        row_sum_slots.push(r.across_row.then_some(slots_taken));
+        slots_taken += usize::from(r.across_row);
     }
+    // The stores and reduction updates of value `v`.
+    let effects_of = |e: &mut Emitter,
+                      values: &[Option<Lowered>],
+                      row_sums: &mut [ClifValue],
+                      v: Value|
+     -> Result<(), CompileError> {
+        for target in plan.stores.iter().filter(|t| t.value == v) {
+            let mut x = value(e, values, v)?;
+            let (base, off) = address(e, target.access);
+            if target.accumulate {
+                let old = load(e, base, off);
+                x = s.add(&mut e.b, old, x);
+            }
+            store(e, x, base, off);
+        }
+        for (r, slot) in plan.reduces.iter().zip(&row_sum_slots) {
+            if r.operand != v {
+                continue;
+            }
+            let x = value(e, values, v)?;
+            match *slot {
+                Some(k) => {
+                    row_sums[k] = match span {
+                        Span::Full => s.add(&mut e.b, row_sums[k], x),
+                        Span::Partial(n) => (0..n).fold(row_sums[k], |total, lane| {
+                            let element = e.b.ins().extractlane(x, lane as u8);
+                            e.b.ins().fadd(total, element)
+                        }),
+                    };
+                }
+                None => {
+                    let (base, off) = address(e, r.access);
+                    let old = load(e, base, off);
+                    let sum = s.add(&mut e.b, old, x);
+                    store(e, sum, base, off);
+                }
+            }
+        }
+        Ok(())
+    };
     for &m in &plan.members {
+        for operand in e.graph.op(m).operands() {
+            read_leaf(e, &mut values, operand);
+        }
         let cx = ElementContext {
             graph: e.graph,
             simd: s,
@@ -569,43 +642,24 @@ fn emit_position(
         };
         let x = lower(&cx, &mut e.b, m)?;
         values[m.index()] = Some(x);
+        effects_of(e, &values, row_sums, m)?;
     }
-    let value = |e: &mut Emitter, v: Value| -> Result<ClifValue, CompileError> {
-        match values[v.index()] {
-            Some(x) => Ok(x.float(s, &mut e.b)),
-            None => Err(CompileError::Codegen(format!(
-                "loop stores %{} but neither computes nor reads it",
-                v.0
-            ))),
+    // Stores and reductions of values the loop reads rather than computes
+    // (a state copied into the tape), each value once.
+    let computed = &plan.members;
+    let mut copied: Vec<Value> = Vec::new();
+    let read_only = plan
+        .stores
+        .iter()
+        .map(|t| t.value)
+        .chain(plan.reduces.iter().map(|r| r.operand));
+    for v in read_only {
+        if computed.contains(&v) || copied.contains(&v) {
+            continue;
         }
-    };
-    for target in &plan.stores {
-        let mut x = value(e, target.value)?;
-        let (base, off) = address(e, target.access);
-        if target.accumulate {
-            let old = load(e, base, off);
-            x = s.add(&mut e.b, old, x);
-        }
-        store(e, x, base, off);
-    }
-    let mut k = 0;
-    for r in &plan.reduces {
-        let x = value(e, r.operand)?;
-        if r.across_row {
-            row_sums[k] = match span {
-                Span::Full => s.add(&mut e.b, row_sums[k], x),
-                Span::Partial(n) => (0..n).fold(row_sums[k], |total, lane| {
-                    let element = e.b.ins().extractlane(x, lane as u8);
-                    e.b.ins().fadd(total, element)
-                }),
-            };
-            k += 1;
-        } else {
-            let (base, off) = address(e, r.access);
-            let old = load(e, base, off);
-            let sum = s.add(&mut e.b, old, x);
-            store(e, sum, base, off);
-        }
+        copied.push(v);
+        read_leaf(e, &mut values, v);
+        effects_of(e, &values, row_sums, v)?;
     }
     Ok(())
 }
