@@ -46,8 +46,13 @@ for round in $(seq 1 "$rounds"); do
                     --min-time "$seconds" --max-time "$((seconds * 4))" --out "$out/jax.jsonl" \
                     > /dev/null 2>&1
             }
+            # The anchor script pins itself to the first n cores; neurojit
+            # runs with the same affinity (when taskset is there).
+            pin=()
+            if command -v taskset > /dev/null; then pin=(taskset -c "0-$((n - 1))"); fi
             run_neurojit() {
                 /usr/bin/time -f '%M' -o "$out/nj_rss_${preset}_${n}_${round}" \
+                    ${pin[@]+"${pin[@]}"} \
                     ${NEUROJIT:-target/release/neurojit} bench --preset "$preset" --backend jit --threads "$n" \
                     --seconds "$seconds" --json | tail -n 1 >> "$out/neurojit.jsonl"
             }

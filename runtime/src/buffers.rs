@@ -56,8 +56,13 @@ pub(crate) fn check_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
     Ok(())
 }
 
-/// Buffers are never resized or replaced after `new`: programs keep their
-/// addresses for the session's lifetime (see `BoundProgram::locate`).
+/// Buffers are never resized or replaced after `new`: bound programs take
+/// their addresses once and keep them for the session's lifetime. Each
+/// address is the `Vec`'s own data pointer (`as_ptr`/`as_mut_ptr`, which
+/// create no intermediate reference), and every later access by the session
+/// (setting parameters, zeroing gradients) goes through a short-lived slice
+/// that `Vec` derives from that same pointer and that ends before the next
+/// kernel call, so the addresses stay usable under Rust's aliasing rules.
 pub(crate) struct Buffers {
     pub steps: usize,
     pub params: Vec<Vec<f32>>,
@@ -74,7 +79,7 @@ pub(crate) struct Buffers {
     pub predictions: Vec<f32>,
     /// One float per step: the forward step writes its loss to row `t`, so
     /// the session sums them after the pass instead of reading each back
-    /// between calls. The parameter-only loss then writes row 0.
+    /// between calls. The parameter-only loss then reuses row 0.
     pub losses: Vec<f32>,
 }
 

@@ -9,7 +9,7 @@
 //! stored time-major, `(T, B, ...)`, so that each step reads one contiguous
 //! row.
 
-use crate::binding::{plan, Plan};
+use crate::binding::plan;
 use crate::buffers::Buffers;
 use crate::RuntimeError;
 use neurojit_compiler::ir::Graph;
@@ -21,10 +21,9 @@ use std::time::Instant;
 /// buffers: its plan was checked against their lengths when it was bound.
 struct BoundProgram {
     kernel: Box<dyn Kernel>,
-    plan: Plan,
     /// Per parity: the address tables handed to the kernel, holding each
     /// argument's and output's address at step 0 until a call moves the
-    /// time-indexed ones (see [`BoundProgram::locate`]).
+    /// time-indexed ones.
     tables: [(AddressTable<*const f32>, AddressTable<*mut f32>); 2],
     /// The kernel's working memory, owned here so that JIT kernels run
     /// without taking a lock per call.
@@ -38,15 +37,6 @@ struct AddressTable<P> {
     /// `(index, address at step 0, stride in floats)` of the time-indexed
     /// entries.
     moving: Vec<(usize, P, usize)>,
-}
-
-impl<P> Default for AddressTable<P> {
-    fn default() -> Self {
-        AddressTable {
-            addresses: Vec::new(),
-            moving: Vec::new(),
-        }
-    }
 }
 
 /// A buffer address that can step over rows.
@@ -67,16 +57,19 @@ impl Address for *mut f32 {
 }
 
 impl<P: Address> AddressTable<P> {
-    /// Refills the table, in place, from `(address at step 0, stride)` pairs.
-    fn refill(&mut self, entries: impl Iterator<Item = (P, usize)>) {
-        self.addresses.clear();
-        self.moving.clear();
+    /// The table of `(address at step 0, stride)` pairs.
+    fn new(entries: impl Iterator<Item = (P, usize)>) -> Self {
+        let mut table = AddressTable {
+            addresses: Vec::new(),
+            moving: Vec::new(),
+        };
         for (index, (base, stride)) in entries.enumerate() {
-            self.addresses.push(base);
+            table.addresses.push(base);
             if stride != 0 {
-                self.moving.push((index, base, stride));
+                table.moving.push((index, base, stride));
             }
         }
+        table
     }
 
     /// Points the time-indexed entries at row `t`.
@@ -88,7 +81,8 @@ impl<P: Address> AddressTable<P> {
 }
 
 // SAFETY: the address tables point into the buffers of the session that owns
-// this program (heap memory that moves with it) and are only used by it.
+// this program (heap memory, which stays put when the session moves) and are
+// only used by it.
 unsafe impl Send for BoundProgram {}
 
 impl BoundProgram {
@@ -126,33 +120,19 @@ impl BoundProgram {
                 program: name,
                 source,
             })?;
-        let mut program = BoundProgram {
+        // Taken once: the addresses stay valid for the session's lifetime
+        // (see `Buffers`).
+        let tables = [0, 1].map(|parity| {
+            let args = plan.sources.iter().map(|s| buffers.source_ptr(*s, parity));
+            let args = AddressTable::new(args);
+            let outs = plan.sinks.iter().map(|s| buffers.sink_ptr(*s, parity));
+            (args, AddressTable::new(outs))
+        });
+        Ok(BoundProgram {
             scratch: vec![0.0; kernel.scratch_len()],
             kernel,
-            plan,
-            tables: Default::default(),
-        };
-        program.locate(buffers);
-        Ok(program)
-    }
-
-    /// Fills the address tables from the buffers, once. The addresses stay
-    /// valid for the session's lifetime: buffers are never resized or
-    /// replaced, and each address is a copy of a `Vec`'s own data pointer
-    /// (`as_ptr` and `as_mut_ptr` create no reference to the data), so the
-    /// session's later reads and writes through short-lived references
-    /// (setting parameters, zeroing gradients), none alive during a call,
-    /// leave them usable.
-    fn locate(&mut self, buffers: &mut Buffers) {
-        for (parity, (args, outs)) in self.tables.iter_mut().enumerate() {
-            args.refill(
-                self.plan
-                    .sources
-                    .iter()
-                    .map(|s| buffers.source_ptr(*s, parity)),
-            );
-            outs.refill(self.plan.sinks.iter().map(|s| buffers.sink_ptr(*s, parity)));
-        }
+            tables,
+        })
     }
 
     /// Runs the program at step `t`, reading state copy `parity`.
@@ -161,7 +141,8 @@ impl BoundProgram {
         args.move_to(t);
         outs.move_to(t);
         // SAFETY: `bind` checked every source and sink against the length of
-        // the buffer it maps to, and buffers are never resized, so each
+        // the buffer it maps to, and took the addresses, which stay valid
+        // (see `Buffers`); buffers are never resized, so each
         // address (row `t < steps` of a time-indexed buffer) holds exactly
         // the elements the kernel expects. Sources and sinks never share a
         // buffer: states and adjoints are read from one copy and written to
@@ -375,6 +356,8 @@ impl Session {
         let b = &mut self.buffers;
         b.states[0].iter_mut().for_each(|s| s.fill(0.0));
         b.grads.iter_mut().for_each(|g| g.fill(0.0));
+        // A step without a loss output leaves its row at zero.
+        b.losses.fill(0.0);
         self.prologue.call(0, 0);
         if let Some(prepass) = &mut self.prepass {
             prepass.call(0, 0);
@@ -383,6 +366,9 @@ impl Session {
             self.forward.call(t, t % 2);
         }
         let task: f64 = b.losses.iter().map(|&loss| loss as f64).sum();
+        // The parameter-only loss reuses row 0 (left at zero when there is
+        // no such loss).
+        b.losses[0] = 0.0;
         self.param_loss.call(0, 0);
         let penalty = b.losses[0];
         self.last_loss = LossParts {

@@ -13,7 +13,8 @@
 //!            zeroing of accumulating reduce targets
 //! for each outer index (do-while per axis):
 //!     row addresses, per-row leaves
-//!     do { f32x4 body at j } while (j += 16) < 16 * (n / 4)
+//!     do { f32x4 body at j; f32x4 body at j + 16 } while (j += 32) < 32 * (n / 8)
+//!     one more f32x4 body when n / 4 is odd
 //!     tail: the last n % 4 elements as one partial vector (loaded and
 //!           stored lane by lane, the same branch-free body)
 //!     row totals of last-axis reductions
@@ -34,9 +35,13 @@ use cranelift_codegen::ir::types::{F32, I64};
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
 
 /// Vector positions per iteration of a row's loop. Two halve the loop's
-/// overhead and the reloads of spilled row addresses per element; the
-/// positions are still visited in order, so results are unchanged.
+/// overhead and the reloads of spilled row addresses per element. Results
+/// are unchanged bit for bit: positions are still visited in order, so each
+/// running sum adds them in the same order.
 const UNROLL: usize = 2;
+
+/// Bytes of one `f32x4` position.
+const VECTOR_BYTES: i32 = 4 * LANES as i32;
 
 /// Where a loop reads a value from.
 #[derive(Clone, Copy, Debug)]
@@ -80,8 +85,16 @@ struct Plan {
     /// Constant leaves by value index, for the rules' strength reductions.
     constants: Vec<Option<f32>>,
     leaves: Vec<Leaf>,
+    /// The leaf holding each value, by value index.
+    leaf_of: Vec<Option<usize>>,
     stores: Vec<StorePlan>,
     reduces: Vec<ReducePlan>,
+    /// For each reduce, its running sum among a row's sums (row reductions
+    /// only).
+    row_sum_slots: Vec<Option<usize>>,
+    /// Values the loop stores or reduces without computing them (a state
+    /// copied into the tape), each once.
+    copies: Vec<Value>,
 }
 
 impl Plan {
@@ -176,6 +189,16 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         }
     }
 
+    let mut leaf_of = vec![None; graph.len()];
+    for (i, leaf) in leaves.iter().enumerate() {
+        leaf_of[leaf.value.index()] = Some(i);
+    }
+    let mut copies: Vec<Value> = stores.iter().map(|s| s.value).collect();
+    copies.extend(reduces.iter().map(|r| r.operand));
+    copies.retain(|v| !inline[v.index()]);
+    copies.sort();
+    copies.dedup();
+
     let dims = collapse(&squeezed(domain), &mut strides);
     let mut plan = Plan {
         dims,
@@ -190,11 +213,19 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         inline,
         constants,
         leaves,
+        leaf_of,
         stores,
         reduces,
+        row_sum_slots: Vec::new(),
+        copies,
     };
     for i in 0..plan.reduces.len() {
         plan.reduces[i].across_row = plan.inner_stride(plan.reduces[i].access) == 0;
+    }
+    let mut slots_taken = 0;
+    for r in &plan.reduces {
+        plan.row_sum_slots.push(r.across_row.then_some(slots_taken));
+        slots_taken += usize::from(r.across_row);
     }
     for a in 0..plan.strides.len() {
         if plan.inner_stride(a) > 1 {
@@ -439,10 +470,9 @@ fn emit_row(
         let zero = vector.constant(&mut e.b, 0.0);
         let mut accumulators = vec![zero; across.len()];
         let iterations = chunks / UNROLL;
-        let vector_bytes = (4 * LANES) as i32;
         if iterations == 1 {
             for k in 0..UNROLL as i32 {
-                let at = Offset::Constant(k * vector_bytes);
+                let at = Offset::Constant(k * VECTOR_BYTES);
                 emit_position(e, plan, &state, vector, at, Span::Full, &mut accumulators)?;
             }
         } else if iterations > 1 {
@@ -465,10 +495,10 @@ fn emit_row(
             e.b.switch_to_block(header);
             let mut body_acc = carried;
             for k in 0..UNROLL as i32 {
-                let at = Offset::Dynamic(j, k * vector_bytes);
+                let at = Offset::Dynamic(j, k * VECTOR_BYTES);
                 emit_position(e, plan, &state, vector, at, Span::Full, &mut body_acc)?;
             }
-            let step = (4 * LANES * UNROLL) as i64;
+            let step = VECTOR_BYTES as i64 * UNROLL as i64;
             let next = e.b.ins().iadd_imm_s(j, step);
             let more =
                 e.b.ins()
@@ -480,9 +510,9 @@ fn emit_row(
             e.b.switch_to_block(exit);
             accumulators = results;
         }
-        // The vectors an unrolled iteration would overrun.
+        // Vectors left after the whole iterations, at constant offsets.
         for k in iterations * UNROLL..chunks {
-            let at = Offset::Constant(k as i32 * vector_bytes);
+            let at = Offset::Constant(k as i32 * VECTOR_BYTES);
             emit_position(e, plan, &state, vector, at, Span::Full, &mut accumulators)?;
         }
         for acc in accumulators {
@@ -495,7 +525,7 @@ fn emit_row(
 
     // Tail: one partial vector.
     if tail > 0 {
-        let at = Offset::Constant((4 * chunks * LANES) as i32);
+        let at = Offset::Constant(chunks as i32 * VECTOR_BYTES);
         emit_position(
             e,
             plan,
@@ -553,12 +583,8 @@ fn emit_position(
         Span::Partial(n) => s.store_partial(&mut e.b, x, base, off, n),
     };
     let mut values: Vec<Option<Lowered>> = vec![None; e.graph.len()];
-    let mut leaf_of: Vec<Option<usize>> = vec![None; e.graph.len()];
-    for (i, leaf) in plan.leaves.iter().enumerate() {
-        leaf_of[leaf.value.index()] = Some(i);
-    }
     let read_leaf = |e: &mut Emitter, values: &mut [Option<Lowered>], v: Value| {
-        let Some(i) = leaf_of[v.index()] else {
+        let Some(i) = plan.leaf_of[v.index()] else {
             return;
         };
         if values[v.index()].is_some() {
@@ -581,18 +607,11 @@ fn emit_position(
             v.0
         ))),
     };
-    // Which running sum of `row_sums` each row reduction adds to.
-    let mut row_sum_slots: Vec<Option<usize>> = Vec::with_capacity(plan.reduces.len());
-    let mut slots_taken = 0;
-    for r in &plan.reduces {
-        row_sum_slots.push(r.across_row.then_some(slots_taken));
-        slots_taken += usize::from(r.across_row);
-    }
     // The stores and reduction updates of value `v`.
-    let effects_of = |e: &mut Emitter,
-                      values: &[Option<Lowered>],
-                      row_sums: &mut [ClifValue],
-                      v: Value|
+    let emit_writes_of = |e: &mut Emitter,
+                          values: &[Option<Lowered>],
+                          row_sums: &mut [ClifValue],
+                          v: Value|
      -> Result<(), CompileError> {
         for target in plan.stores.iter().filter(|t| t.value == v) {
             let mut x = value(e, values, v)?;
@@ -603,7 +622,7 @@ fn emit_position(
             }
             store(e, x, base, off);
         }
-        for (r, slot) in plan.reduces.iter().zip(&row_sum_slots) {
+        for (r, slot) in plan.reduces.iter().zip(&plan.row_sum_slots) {
             if r.operand != v {
                 continue;
             }
@@ -642,24 +661,11 @@ fn emit_position(
         };
         let x = lower(&cx, &mut e.b, m)?;
         values[m.index()] = Some(x);
-        effects_of(e, &values, row_sums, m)?;
+        emit_writes_of(e, &values, row_sums, m)?;
     }
-    // Stores and reductions of values the loop reads rather than computes
-    // (a state copied into the tape), each value once.
-    let computed = &plan.members;
-    let mut copied: Vec<Value> = Vec::new();
-    let read_only = plan
-        .stores
-        .iter()
-        .map(|t| t.value)
-        .chain(plan.reduces.iter().map(|r| r.operand));
-    for v in read_only {
-        if computed.contains(&v) || copied.contains(&v) {
-            continue;
-        }
-        copied.push(v);
+    for &v in &plan.copies {
         read_leaf(e, &mut values, v);
-        effects_of(e, &values, row_sums, v)?;
+        emit_writes_of(e, &values, row_sums, v)?;
     }
     Ok(())
 }
