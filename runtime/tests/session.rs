@@ -261,6 +261,26 @@ fn time_batched_programs_compute_the_same_loss_and_gradients() {
 }
 
 #[test]
+fn without_a_parameter_only_loss_the_penalty_is_zero() {
+    let with_penalty = session().forward().unwrap();
+    let mut program = leaky_program();
+    program.param_loss = Graph::new();
+    let programs = compile_training(&program).unwrap();
+    let mut s = Session::new(programs, &Interpreter, T).unwrap();
+    s.set_param(0, &pseudo_random(N * N, 1)).unwrap();
+    s.set_param(1, &[0.9, 0.5, -0.3]).unwrap();
+    s.set_data(&pseudo_random(B * T * N, 2), &pseudo_random(B * T * N, 3))
+        .unwrap();
+    // Twice: the first pass's rows must not leak into the second.
+    for _ in 0..2 {
+        let loss = s.forward().unwrap();
+        assert_eq!(loss.penalty, 0.0);
+        assert_eq!(loss.task, with_penalty.task);
+    }
+    assert!(with_penalty.penalty > 0.0);
+}
+
+#[test]
 fn a_session_moved_between_passes_computes_the_same_results() {
     // The programs' address tables point into the buffers' heap memory,
     // which stays put when the session moves (into a box, a vector,
