@@ -29,7 +29,7 @@ impl Default for MeasureOptions {
         MeasureOptions {
             threads: 1,
             warmup: 3,
-            max_steps: 200,
+            max_steps: 100_000,
             budget: Duration::from_secs(3),
             seed: 0,
         }

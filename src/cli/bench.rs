@@ -25,7 +25,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "3", value_parser = seconds, allow_negative_numbers = true)]
     seconds: Duration,
     /// At most this many timed steps per backend.
-    #[arg(long, default_value_t = 200, value_parser = super::at_least_one)]
+    #[arg(long, default_value_t = 100_000, value_parser = super::at_least_one)]
     max_steps: usize,
     /// Print one JSON object per preset on the last line(s).
     #[arg(long)]
