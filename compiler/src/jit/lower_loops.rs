@@ -68,10 +68,11 @@ pub(crate) struct ReducePlan {
     pub node: Value,
     pub operand: Value,
     pub access: usize,
-    /// The reduced axis is the innermost one: each row sums into one
-    /// element (accumulated in registers). Otherwise the target is walked
-    /// like any other access and accumulated in memory.
-    pub across_row: bool,
+    /// When the reduced axis is the innermost one, each row sums into one
+    /// element, accumulated in registers: this reduce's running sum among
+    /// a row's sums. Otherwise (`None`) the target is walked like any other
+    /// access and accumulated in memory.
+    pub row_sum: Option<usize>,
 }
 
 /// A loop step resolved to accesses over its collapsed nest.
@@ -89,9 +90,6 @@ struct Plan {
     leaf_of: Vec<Option<usize>>,
     stores: Vec<StorePlan>,
     reduces: Vec<ReducePlan>,
-    /// For each reduce, its running sum among a row's sums (row reductions
-    /// only).
-    row_sum_slots: Vec<Option<usize>>,
     /// Values the loop stores or reduces without computing them (a state
     /// copied into the tape), each once.
     copies: Vec<Value>,
@@ -184,7 +182,7 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
                 node: m,
                 operand,
                 access,
-                across_row: false,
+                row_sum: None,
             });
         }
     }
@@ -216,16 +214,14 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         leaf_of,
         stores,
         reduces,
-        row_sum_slots: Vec::new(),
         copies,
     };
+    let mut row_sums = 0;
     for i in 0..plan.reduces.len() {
-        plan.reduces[i].across_row = plan.inner_stride(plan.reduces[i].access) == 0;
-    }
-    let mut slots_taken = 0;
-    for r in &plan.reduces {
-        plan.row_sum_slots.push(r.across_row.then_some(slots_taken));
-        slots_taken += usize::from(r.across_row);
+        if plan.inner_stride(plan.reduces[i].access) == 0 {
+            plan.reduces[i].row_sum = Some(row_sums);
+            row_sums += 1;
+        }
     }
     for a in 0..plan.strides.len() {
         if plan.inner_stride(a) > 1 {
@@ -342,7 +338,7 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
     let vector = Simd::new(e.features, e.constants);
     for r in &plan.reduces {
         let len = e.graph.shape(r.node).numel();
-        if numel == 0 || !r.across_row {
+        if numel == 0 || r.row_sum.is_none() {
             let target = e.base(plan.homes[r.access]);
             lower_reduce::fill_zero(e, target, len);
         }
@@ -461,7 +457,7 @@ fn emit_row(
     let chunks = n / LANES;
     let tail = n % LANES;
     let across: Vec<usize> = (0..plan.reduces.len())
-        .filter(|&r| plan.reduces[r].across_row)
+        .filter(|&r| plan.reduces[r].row_sum.is_some())
         .collect();
 
     // Vector part, with one f32x4 accumulator per row reduction.
@@ -622,12 +618,9 @@ fn emit_position(
             }
             store(e, x, base, off);
         }
-        for (r, slot) in plan.reduces.iter().zip(&plan.row_sum_slots) {
-            if r.operand != v {
-                continue;
-            }
+        for r in plan.reduces.iter().filter(|r| r.operand == v) {
             let x = value(e, values, v)?;
-            match *slot {
+            match r.row_sum {
                 Some(k) => {
                     row_sums[k] = match span {
                         Span::Full => s.add(&mut e.b, row_sums[k], x),
