@@ -294,28 +294,29 @@ fn tape_holds_only_values_the_backward_step_reads() {
         }
         assert!(!kinds_of_args(&p.backward).contains(&ArgKind::State));
         // No entry can be recomputed from the others and the backward's
-        // own arguments without a matmul.
+        // own arguments without a matmul or a spike.
         for (k, &t) in taped.iter().enumerate() {
             let others: Vec<Value> = taped.iter().copied().filter(|&o| o != t).collect();
             assert!(
-                needs_state_or_matmul(&p.forward, t, &others),
+                needs_state_matmul_or_spike(&p.forward, t, &others),
                 "tape entry {} can be recomputed from the others",
                 p.tape[k].name
             );
         }
     }
     // By hand, for the feed-forward LIF step: the backward step needs the
-    // potential before the decay (for d alpha) and the synaptic current
-    // after the input (for d beta); from those two it recomputes the
-    // potential before the spike (for the surrogate) and the spikes (for
-    // the loss). Nothing smaller will do: 2 * b * n values.
+    // potential before the decay (for d alpha), the synaptic current after
+    // the input (for d beta) and the spikes (for the loss, taped rather than
+    // recomputed); from the first two it recomputes the potential before
+    // the spike (for the surrogate). Nothing smaller will do: 3 * b * n
+    // values.
     let p = compile_training(&lif()).unwrap();
-    assert_eq!(p.tape_bytes_per_step(), 2 * b * n * 4, "{:?}", p.tape);
+    assert_eq!(p.tape_bytes_per_step(), 3 * b * n * 4, "{:?}", p.tape);
 }
 
-/// Whether computing `v` in the backward step would need a state argument
-/// or a matmul, when the `available` values are given.
-fn needs_state_or_matmul(g: &Graph, v: Value, available: &[Value]) -> bool {
+/// Whether computing `v` in the backward step would need a state argument,
+/// a matmul or a spike, when the `available` values are given.
+fn needs_state_matmul_or_spike(g: &Graph, v: Value, available: &[Value]) -> bool {
     let mut pending = vec![v];
     let mut seen = vec![false; g.len()];
     while let Some(u) = pending.pop() {
@@ -324,7 +325,7 @@ fn needs_state_or_matmul(g: &Graph, v: Value, available: &[Value]) -> bool {
         }
         seen[u.index()] = true;
         match g.op(u) {
-            Op::Matmul { .. } => return true,
+            Op::Matmul { .. } | Op::Spike { .. } => return true,
             Op::Arg(_) if g.arg_of(u).unwrap().kind == ArgKind::State => return true,
             op => pending.extend(op.operands()),
         }
