@@ -854,7 +854,7 @@ fn jit_size_one_axes_fuse_and_match() {
     record(&mut g, flat);
     let zm = g.matmul(z, w).unwrap();
     record(&mut g, zm);
-    // A sum over a size-1 axis turns -0.0 into +0.0, as the interpreter's.
+    // A sum over a size-1 axis is its one term, -0.0 included.
     let neg_zero = g.constant(-0.0, Shape::from([b, n, 1]));
     let nz = g.mul(neg_zero, y).unwrap();
     let rz = g.reduce_sum(nz, 2).unwrap();
@@ -873,11 +873,59 @@ fn jit_size_one_axes_fuse_and_match() {
     let text = neurojit_compiler::jit::schedule_text(&g).unwrap();
     let loops = text.lines().filter(|l| l.starts_with("loop [3,6")).count();
     assert_eq!(loops, 1, "{text}");
-    // The sum of +0.0 products must come out positive, bit for bit.
+    // The sum of -0.0 products must come out negative, bit for bit.
     let kernel = Jit::new().compile(&g).unwrap();
     let mut outs: Vec<Vec<f32>> = vec![vec![0.0; 18], vec![0.0; 18], vec![0.0; 15], vec![0.0; 18]];
     let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
     let arg_refs: Vec<&[f32]> = args.iter().map(|a| a.as_slice()).collect();
     kernel.run(&arg_refs, &mut views).unwrap();
-    assert!(outs[3].iter().all(|x| x.to_bits() == 0), "{:?}", outs[3]);
+    assert!(
+        outs[3].iter().all(|x| x.to_bits() == (-0.0f32).to_bits()),
+        "{:?}",
+        outs[3]
+    );
+}
+
+#[test]
+fn jit_sums_start_from_negative_zero_like_the_interpreter() {
+    // Sums start from -0.0 (numpy's and XLA's result for one term, or for
+    // -0.0 terms only); an empty sum is +0.0. The comparison helpers treat
+    // the two zeros as equal, so the bits are checked here.
+    for dims in [[3, 5, 7], [2, 3, 1], [4, 2, 9]] {
+        let mut g = Graph::new();
+        let y = input(&mut g, 0, &dims);
+        let neg_zero = g.constant(-0.0, Shape::new(&dims));
+        let terms = g.mul(neg_zero, y).unwrap();
+        for axis in 0..3 {
+            let r = g.reduce_sum(terms, axis).unwrap();
+            record(&mut g, r);
+        }
+        let total = g.sum_all(terms);
+        record(&mut g, total);
+        let empty = input(&mut g, 1, &[2, 0]);
+        let empty_sum = g.reduce_sum(empty, 1).unwrap();
+        record(&mut g, empty_sum);
+        let n: usize = dims.iter().product();
+        let args = [Data::new(5).vec(n, 0.0, 2.0), Vec::new()];
+        let arg_refs: Vec<&[f32]> = args.iter().map(|a| a.as_slice()).collect();
+        let backends: [&dyn Backend; 2] = [&Interpreter, &Jit::new()];
+        for backend in backends {
+            let kernel = backend.compile(&g).unwrap();
+            let mut outs: Vec<Vec<f32>> = g
+                .outputs()
+                .iter()
+                .map(|o| vec![1.0; g.shape(o.value).numel()])
+                .collect();
+            let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+            kernel.run(&arg_refs, &mut views).unwrap();
+            let (sums, empty) = outs.split_at(outs.len() - 1);
+            for sum in sums {
+                assert!(
+                    sum.iter().all(|x| x.to_bits() == (-0.0f32).to_bits()),
+                    "{dims:?}: {sum:?}"
+                );
+            }
+            assert!(empty[0].iter().all(|x| x.to_bits() == 0), "{empty:?}");
+        }
+    }
 }

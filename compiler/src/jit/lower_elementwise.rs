@@ -156,13 +156,9 @@ pub(crate) fn lower(
         }
         // Scheduled inline only when it adds or removes axes of size 1.
         Op::StopGradient(a) | Op::Reshape(a) => cx.get(a)?,
-        // Scheduled inline only for an axis of size 1: `0 + x`, as the
-        // interpreter sums (which turns -0.0 into +0.0).
-        Op::ReduceSum { operand, .. } => {
-            let x = float(b, operand)?;
-            let zero = s.constant(b, 0.0);
-            Lowered::Float(s.add(b, zero, x))
-        }
+        // Scheduled inline only for an axis of size 1: the one term (sums
+        // start from -0.0, and `-0.0 + x` is `x`).
+        Op::ReduceSum { operand, .. } => Lowered::Float(float(b, operand)?),
         Op::Constant(_) | Op::Arg(_) | Op::Broadcast(_) | Op::Matmul { .. } | Op::Transpose(_) => {
             return Err(CompileError::Codegen(format!(
                 "`{}` was scheduled as an elementwise value",

@@ -10,7 +10,7 @@
 //! Shape of the code (all trip counts are compile-time constants):
 //! ```text
 //! preheader: buffer addresses, constants, loop-invariant leaves,
-//!            zeroing of accumulating reduce targets
+//!            accumulating reduce targets filled with their start (-0.0)
 //! for each outer index (do-while per axis):
 //!     row addresses, per-row leaves
 //!     do { f32x4 body at j; f32x4 body at j + 16 } while (j += 32) < 32 * (n / 8)
@@ -333,14 +333,16 @@ enum Span {
 pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
     let plan = plan(e, l)?;
     let numel = l.domain.numel();
-    // Preheader: addresses, constants, invariant leaves, zeroed targets.
+    // Preheader: addresses, constants, invariant leaves, reduce targets
+    // filled with the sums' start.
     let bases = access_bases(e, &plan);
     let vector = Simd::new(e.features, e.constants);
     for r in &plan.reduces {
         let len = e.graph.shape(r.node).numel();
         if numel == 0 || r.row_sum.is_none() {
             let target = e.base(plan.homes[r.access]);
-            lower_reduce::fill_zero(e, target, len);
+            let terms = e.graph.shape(r.operand).numel() / len.max(1);
+            lower_reduce::fill(e, target, len, lower_reduce::sum_start(terms));
         }
     }
     if numel == 0 {
@@ -460,11 +462,14 @@ fn emit_row(
         .filter(|&r| plan.reduces[r].row_sum.is_some())
         .collect();
 
-    // Vector part, with one f32x4 accumulator per row reduction.
+    // Vector part, with one f32x4 accumulator per row reduction. Each lane
+    // gets at least one term, so every accumulator starts from -0.0 (the
+    // sums' start, see `lower_reduce.rs`).
+    let start = lower_reduce::sum_start(n);
     let mut totals: Vec<ClifValue> = Vec::with_capacity(across.len());
     if chunks > 0 {
-        let zero = vector.constant(&mut e.b, 0.0);
-        let mut accumulators = vec![zero; across.len()];
+        let start = vector.constant(&mut e.b, start);
+        let mut accumulators = vec![start; across.len()];
         let iterations = chunks / UNROLL;
         if iterations == 1 {
             for k in 0..UNROLL as i32 {
@@ -515,8 +520,8 @@ fn emit_row(
             totals.push(Simd::horizontal_sum(&mut e.b, acc));
         }
     } else {
-        let zero = e.b.ins().f32const(0.0);
-        totals = vec![zero; across.len()];
+        let start = e.b.ins().f32const(start);
+        totals = vec![start; across.len()];
     }
 
     // Tail: one partial vector.

@@ -7,12 +7,14 @@
 //!   reassociates the sum (the interpreter adds elements one by one), so
 //!   results differ from the interpreter's by rounding only; rows shorter
 //!   than four elements are summed exactly in the interpreter's order.
-//! - reducing any other axis: the target is zeroed before the loop and each
-//!   position adds its value into the target element it maps to. The loop
-//!   walks positions in row-major order, so every target element receives
-//!   its terms in the interpreter's order: bit-identical results.
+//! - reducing any other axis: the target is filled with the sums' start
+//!   before the loop and each position adds its value into the target
+//!   element it maps to. The loop walks positions in row-major order, so
+//!   every target element receives its terms in the interpreter's order:
+//!   bit-identical results.
 //!
-//! This file holds the zeroing; the accumulation lives with the loop body.
+//! Sums start from `-0.0`, as in the interpreter (an empty one is `+0.0`).
+//! This file holds the filling; the accumulation lives with the loop body.
 
 use super::codegen::Emitter;
 use super::simd::{element_flags, Simd, LANES};
@@ -20,17 +22,28 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
 
-/// Fills `len` floats at `base` with `+0.0`. Short buffers get straight-line
-/// stores; longer ones a do-while loop of vector stores and a scalar tail.
-pub(crate) fn fill_zero(e: &mut Emitter, base: ClifValue, len: usize) {
+/// The value a sum of `terms` terms starts from (see the interpreter's
+/// `reduce_sum`).
+pub(crate) fn sum_start(terms: usize) -> f32 {
+    if terms > 0 {
+        -0.0
+    } else {
+        0.0
+    }
+}
+
+/// Fills `len` floats at `base` with `value`. Short buffers get
+/// straight-line stores; longer ones a do-while loop of vector stores and a
+/// scalar tail.
+pub(crate) fn fill(e: &mut Emitter, base: ClifValue, len: usize, value: f32) {
     let vector = Simd::new(e.features, e.constants);
     let chunks = len / LANES;
     const UNROLLED_CHUNKS: usize = 4;
     if chunks > 0 {
-        let zero = vector.constant(&mut e.b, 0.0);
+        let splat = vector.constant(&mut e.b, value);
         if chunks <= UNROLLED_CHUNKS {
             for c in 0..chunks {
-                vector.store(&mut e.b, zero, base, (4 * LANES * c) as i32);
+                vector.store(&mut e.b, splat, base, (4 * LANES * c) as i32);
             }
         } else {
             let header = e.b.create_block();
@@ -40,7 +53,7 @@ pub(crate) fn fill_zero(e: &mut Emitter, base: ClifValue, len: usize) {
             e.b.ins().jump(header, &[BlockArg::Value(start)]);
             e.b.switch_to_block(header);
             let address = e.b.ins().iadd(base, j);
-            vector.store(&mut e.b, zero, address, 0);
+            vector.store(&mut e.b, splat, address, 0);
             let next = e.b.ins().iadd_imm_s(j, (4 * LANES) as i64);
             let more =
                 e.b.ins()
@@ -51,9 +64,10 @@ pub(crate) fn fill_zero(e: &mut Emitter, base: ClifValue, len: usize) {
         }
     }
     if !len.is_multiple_of(LANES) {
-        let zero = e.b.ins().f32const(0.0);
+        let scalar = e.b.ins().f32const(value);
         for t in chunks * LANES..len {
-            e.b.ins().store(element_flags(), zero, base, (4 * t) as i32);
+            e.b.ins()
+                .store(element_flags(), scalar, base, (4 * t) as i32);
         }
     }
 }

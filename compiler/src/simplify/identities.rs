@@ -22,8 +22,8 @@
 //!   reshape; broadcast or reshape to the operand's own shape → the operand;
 //!   `reshape` of a broadcast one-element value, and `broadcast` of a
 //!   reshaped one, → one broadcast
-//! - `reduce_sum` over an axis of length 1 → `reshape`, when the operand
-//!   can never be `-0.0` (the interpreter computes `0.0 + x`)
+//! - `reduce_sum` over an axis of length 1 → `reshape` (sums start from
+//!   `-0.0`, and `-0.0 + x` is `x`)
 //! - `stop_gradient x` → `x` (the simplifier runs after autodiff)
 //! - `transpose (transpose x)` → `x`
 //!
@@ -263,8 +263,7 @@ fn reshape(b: &mut Rebuilder, a: Value, shape: &Shape) -> Option<Value> {
 }
 
 fn reduce_sum(b: &mut Rebuilder, operand: Value, axis: usize, shape: &Shape) -> Option<Value> {
-    let length_one = b.graph().shape(operand).dims()[axis] == 1;
-    if length_one && b.never_negative_zero(operand) {
+    if b.graph().shape(operand).dims()[axis] == 1 {
         return Some(b.emit(Op::Reshape(operand), shape.clone()));
     }
     None

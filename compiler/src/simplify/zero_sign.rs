@@ -1,18 +1,18 @@
 //! Which values can never be `-0.0`.
 //!
-//! `x + 0.0` equals `x` for every `x` except `-0.0` (`-0.0 + 0.0` is `+0.0`),
-//! and a `reduce_sum` over an axis of length 1 is `0.0 + x` in the
-//! interpreter, with the same exception. The two zeros compare equal, but
+//! `x + 0.0` equals `x` for every `x` except `-0.0` (`-0.0 + 0.0` is `+0.0`).
+//! The two zeros compare equal, but
 //! `1 / x` tells them apart (`-inf` against `inf`), so the simplifier only
 //! drops such an addition when `x` provably never holds `-0.0`.
 //!
 //! The fact is computed once per node from the facts of its operands, under
 //! IEEE round-to-nearest: `a + b` is `-0.0` only when both `a` and `b` are;
 //! `a - b` only when `a` is; `exp`, `abs` and comparisons never give `-0.0`;
-//! `log` gives `-0.0` for no input. Products, quotients, negations,
-//! arguments, sums (`reduce_sum`, `matmul`: a backend may start from the
-//! first term instead of `+0.0`) and spike counts are treated as possibly
-//! `-0.0`.
+//! `log` gives `-0.0` for no input; a `reduce_sum` (which starts from
+//! `-0.0`) is `-0.0` only when all its terms are, in any order of addition.
+//! Products, quotients, negations, arguments, matrix products (a backend
+//! may start from the first term instead of `+0.0`) and spike counts are
+//! treated as possibly `-0.0`.
 
 use crate::ir::{BinaryOp, Graph, Op, UnaryOp, Value};
 
@@ -43,6 +43,7 @@ pub(super) fn never_negative_zero(graph: &Graph, v: Value, known: &[bool]) -> bo
             on_true, on_false, ..
         } => fact(on_true) && fact(on_false),
         Op::Broadcast(a) | Op::Reshape(a) | Op::Transpose(a) | Op::StopGradient(a) => fact(a),
-        Op::ReduceSum { .. } | Op::Matmul { .. } | Op::Spike { .. } => false,
+        Op::ReduceSum { operand, .. } => fact(operand),
+        Op::Matmul { .. } | Op::Spike { .. } => false,
     }
 }
