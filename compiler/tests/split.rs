@@ -7,7 +7,9 @@ mod steps;
 
 use neurojit_compiler::autodiff::backprop;
 use neurojit_compiler::interp::live_values;
-use neurojit_compiler::ir::{ArgKind, Graph, GraphError, Op, OutKind, Shape, UnaryOp, Value};
+use neurojit_compiler::ir::{
+    ArgKind, BinaryOp, Graph, GraphError, Op, OutKind, Shape, UnaryOp, Value,
+};
 use neurojit_compiler::program::{compile_training, StepProgram, TrainingPrograms};
 use steps::{linear_lif, outputs_of, pseudo_random, real_spike, run, Bindings};
 
@@ -169,6 +171,41 @@ fn parameter_only_values_are_computed_once_in_the_prologue() {
         "{}",
         p.backward.describe(tau_grad)
     );
+}
+
+#[test]
+fn gradient_quotients_by_invariant_divisors_multiply_by_a_hoisted_reciprocal() {
+    for step in [lif(), linear_lif(2, 3, 4, true, &real_spike)] {
+        let p = compile_training(&step).unwrap();
+        // The surrogate gradient divides by the threshold; per step that is
+        // now a product with the threshold's reciprocal, made in the
+        // prologue.
+        let invariant = parameter_only(&p.backward);
+        for v in p.backward.values() {
+            if let Op::Binary(BinaryOp::Div, _, d) = *p.backward.op(v) {
+                assert!(
+                    !invariant[d.index()],
+                    "`%{} = {}` divides by a time-invariant value every step",
+                    v.0,
+                    p.backward.describe(v)
+                );
+            }
+        }
+        let reciprocals = p
+            .prologue
+            .outputs()
+            .iter()
+            .filter(|o| matches!(p.prologue.op(o.value), Op::Unary(UnaryOp::Recip, _)))
+            .count();
+        assert!(reciprocals > 0, "{}", p.prologue);
+        // The forward step is left as traced: its spikes still come from
+        // `floor(v / threshold)` inside the spike op.
+        let recip_in_forward = p
+            .forward
+            .values()
+            .any(|v| matches!(p.forward.op(v), Op::Unary(UnaryOp::Recip, _)));
+        assert!(!recip_in_forward, "{}", p.forward);
+    }
 }
 
 #[test]
