@@ -888,10 +888,10 @@ fn jit_size_one_axes_fuse_and_match() {
 
 #[test]
 fn jit_sums_start_from_negative_zero_like_the_interpreter() {
-    // Sums start from -0.0 (numpy's and XLA's result for one term, or for
-    // -0.0 terms only); an empty sum is +0.0. The comparison helpers treat
-    // the two zeros as equal, so the bits are checked here.
-    for dims in [[3, 5, 7], [2, 3, 1], [4, 2, 9]] {
+    // Sums start from -0.0, the identity of addition, so a sum of -0.0
+    // terms is -0.0; an empty sum is +0.0. The comparison helpers treat the
+    // two zeros as equal, so the bits are checked here.
+    for dims in [[3, 5, 7], [2, 3, 1], [4, 2, 9], [2, 3, 17]] {
         let mut g = Graph::new();
         let y = input(&mut g, 0, &dims);
         let neg_zero = g.constant(-0.0, Shape::new(&dims));

@@ -482,6 +482,25 @@ fn reduce_sum_over_a_length_one_axis_is_a_reshape() {
 }
 
 #[test]
+fn a_sum_is_negative_zero_only_when_its_terms_can_be() {
+    // `s + 0.0` is `s` unless `s` can be -0.0. A sum of exps never is; a
+    // sum of arguments can be (all its terms -0.0).
+    let mut g = Graph::new();
+    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([2, 3]));
+    let zero = g.constant(0.0, Shape::from([2]));
+    let e = g.exp(x);
+    let sum_e = g.reduce_sum(e, 1).unwrap();
+    let sum_x = g.reduce_sum(x, 1).unwrap();
+    let plus_e = g.add(sum_e, zero).unwrap();
+    let plus_x = g.add(sum_x, zero).unwrap();
+    g.output(OutKind::Record, 0, "sum_e", plus_e);
+    g.output(OutKind::Record, 1, "sum_x", plus_x);
+    let s = simplified(&g);
+    assert!(output_rhs(&s, 0).starts_with("reduce_sum[axis=1] "), "{s}");
+    assert!(output_rhs(&s, 1).starts_with("add "), "{s}");
+}
+
+#[test]
 fn the_adjoint_of_a_full_sum_becomes_one_broadcast() {
     // What autodiff builds for the adjoint of `sum_all` of a [4,2] value
     // from a scalar seed: reshape to [1], broadcast to [4], reshape to

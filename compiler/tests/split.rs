@@ -198,14 +198,55 @@ fn gradient_quotients_by_invariant_divisors_multiply_by_a_hoisted_reciprocal() {
             .filter(|o| matches!(p.prologue.op(o.value), Op::Unary(UnaryOp::Recip, _)))
             .count();
         assert!(reciprocals > 0, "{}", p.prologue);
-        // The forward step is left as traced: its spikes still come from
-        // `floor(v / threshold)` inside the spike op.
-        let recip_in_forward = p
-            .forward
-            .values()
-            .any(|v| matches!(p.forward.op(v), Op::Unary(UnaryOp::Recip, _)));
-        assert!(!recip_in_forward, "{}", p.forward);
     }
+}
+
+#[test]
+fn quotients_the_forward_outputs_need_stay_divisions() {
+    // y = (v * w + x) / th is a prediction: its rounding is left as traced.
+    // Its gradient divides by th too, and that quotient is rewritten, with
+    // the reciprocal taken per element of th, before the broadcast.
+    let mut g = Graph::new();
+    let w = g.arg(ArgKind::Param, 0, "w", Shape::from([3]));
+    let th = g.arg(ArgKind::Param, 1, "th", Shape::from([3]));
+    let v = g.arg(ArgKind::State, 0, "v", Shape::from([2, 3]));
+    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([2, 3]));
+    let target = g.arg(ArgKind::Target, 0, "y", Shape::from([2, 3]));
+    let a = g.mul(v, w).unwrap();
+    let next = g.add(a, x).unwrap();
+    let y = g.div(next, th).unwrap();
+    let d = g.sub(y, target).unwrap();
+    let d2 = g.mul(d, d).unwrap();
+    let loss = g.mean_all(d2);
+    g.output(OutKind::State, 0, "v", next);
+    g.output(OutKind::Prediction, 0, "y", y);
+    g.output(OutKind::Loss, 0, "loss", loss);
+    let step = StepProgram {
+        step: g,
+        param_loss: Graph::new(),
+        params: vec![slot(0, "w", &[3]), slot(1, "th", &[3])],
+        states: vec![slot(0, "v", &[2, 3])],
+        input: Shape::from([2, 3]),
+        target: Shape::from([2, 3]),
+        fixed: Vec::new(),
+    };
+    let p = compile_training(&step).unwrap();
+    let divisions = |g: &Graph| {
+        g.values()
+            .filter(|&v| matches!(g.op(v), Op::Binary(BinaryOp::Div, ..)))
+            .count()
+    };
+    assert_eq!(divisions(&p.forward), 1, "{}", p.forward);
+    // The backward step recomputes y (one division, as traced); the
+    // gradient's own `g / th` is a product now.
+    assert_eq!(divisions(&p.backward), 1, "{}", p.backward);
+    let reciprocal = p
+        .prologue
+        .outputs()
+        .iter()
+        .find(|o| matches!(p.prologue.op(o.value), Op::Unary(UnaryOp::Recip, _)))
+        .unwrap_or_else(|| panic!("no hoisted reciprocal in\n{}", p.prologue));
+    assert_eq!(p.prologue.shape(reciprocal.value), &Shape::from([3]));
 }
 
 #[test]
@@ -330,6 +371,12 @@ fn tape_holds_only_values_the_backward_step_reads() {
             assert!(read, "tape entry {} is never read", t.name);
         }
         assert!(!kinds_of_args(&p.backward).contains(&ArgKind::State));
+        // Spikes are read back, never recomputed.
+        let spike_in_backward = p
+            .backward
+            .values()
+            .any(|v| matches!(p.backward.op(v), Op::Spike { .. }));
+        assert!(!spike_in_backward, "{}", p.backward);
         // No entry can be recomputed from the others and the backward's
         // own arguments without a matmul or a spike.
         for (k, &t) in taped.iter().enumerate() {
@@ -345,8 +392,8 @@ fn tape_holds_only_values_the_backward_step_reads() {
     // potential before the decay (for d alpha), the synaptic current after
     // the input (for d beta) and the spikes (for the loss, taped rather than
     // recomputed); from the first two it recomputes the potential before
-    // the spike (for the surrogate). Nothing smaller will do: 3 * b * n
-    // values.
+    // the spike (for the surrogate). As spikes are never recomputed,
+    // nothing smaller will do: 3 * b * n values.
     let p = compile_training(&lif()).unwrap();
     assert_eq!(p.tape_bytes_per_step(), 3 * b * n * 4, "{:?}", p.tape);
 }

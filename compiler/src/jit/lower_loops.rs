@@ -68,6 +68,8 @@ pub(crate) struct ReducePlan {
     pub node: Value,
     pub operand: Value,
     pub access: usize,
+    /// Terms per sum: the length of the reduced axis.
+    pub terms: usize,
     /// When the reduced axis is the innermost one, each row sums into one
     /// element, accumulated in registers: this reduce's running sum among
     /// a row's sums. Otherwise (`None`) the target is walked like any other
@@ -182,6 +184,7 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
                 node: m,
                 operand,
                 access,
+                terms: shape.dims()[axis as usize],
                 row_sum: None,
             });
         }
@@ -341,8 +344,7 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
         let len = e.graph.shape(r.node).numel();
         if numel == 0 || r.row_sum.is_none() {
             let target = e.base(plan.homes[r.access]);
-            let terms = e.graph.shape(r.operand).numel() / len.max(1);
-            lower_reduce::fill(e, target, len, lower_reduce::sum_start(terms));
+            lower_reduce::fill(e, target, len, lower_reduce::sum_start(r.terms));
         }
     }
     if numel == 0 {
@@ -462,14 +464,15 @@ fn emit_row(
         .filter(|&r| plan.reduces[r].row_sum.is_some())
         .collect();
 
-    // Vector part, with one f32x4 accumulator per row reduction. Each lane
-    // gets at least one term, so every accumulator starts from -0.0 (the
-    // sums' start, see `lower_reduce.rs`).
-    let start = lower_reduce::sum_start(n);
+    // Vector part, with one f32x4 accumulator per row reduction. A row has
+    // terms here (empty loops returned early), so its sums start from -0.0
+    // (see `lower_reduce.rs`); -0.0 being the identity of addition, the
+    // lanes' partial sums add up to the same total.
+    let sum_start = lower_reduce::sum_start(n);
     let mut totals: Vec<ClifValue> = Vec::with_capacity(across.len());
     if chunks > 0 {
-        let start = vector.constant(&mut e.b, start);
-        let mut accumulators = vec![start; across.len()];
+        let initial = vector.constant(&mut e.b, sum_start);
+        let mut accumulators = vec![initial; across.len()];
         let iterations = chunks / UNROLL;
         if iterations == 1 {
             for k in 0..UNROLL as i32 {
@@ -520,8 +523,8 @@ fn emit_row(
             totals.push(Simd::horizontal_sum(&mut e.b, acc));
         }
     } else {
-        let start = e.b.ins().f32const(start);
-        totals = vec![start; across.len()];
+        let initial = e.b.ins().f32const(sum_start);
+        totals = vec![initial; across.len()];
     }
 
     // Tail: one partial vector.

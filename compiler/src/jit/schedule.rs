@@ -192,7 +192,7 @@ impl Scheduler<'_> {
             | Op::Select { .. }
             | Op::Spike { .. }
             | Op::StopGradient(_) => self.place_elementwise(v),
-            // A sum over an axis of size 1 is elementwise (`x + 0`).
+            // A sum over an axis of size 1 is elementwise: its one term.
             Op::ReduceSum { operand, axis } if graph.shape(operand).dims()[axis as usize] == 1 => {
                 self.place_elementwise(v)
             }

@@ -13,28 +13,26 @@
 //! A chain is regrouped only when that saves per-step work: at least two
 //! invariant or constant factors, or one together with a negation.
 //!
-//! A time-varying quotient by a time-invariant divisor, `x / d` (the
-//! surrogate gradient divides by the threshold), becomes `x * recip(d)`, so
-//! the reciprocal is hoisted and each step multiplies instead of dividing:
-//! a division's latency is three to four times a product's, and it sat on
-//! the longest dependency chain of the backward LIF loop.
+//! A chain is flattened through quotients that `reciprocal` turned into
+//! products (`x * recip(d)`), so a reciprocal joins the other invariant
+//! factors.
 //!
-//! Unlike the simplifier's rewrites neither is exact: reassociating a
-//! product, or multiplying by a rounded reciprocal, changes the rounding by
-//! a few ulps. So only gradient values are rewritten; values the forward
-//! outputs need are left as traced, since their rounding decides spikes.
+//! Unlike the simplifier's rewrites this is not exact: reassociating a
+//! product changes its rounding by a few ulps. So only gradient chains are
+//! regrouped; values the forward outputs need are left as traced, since
+//! their rounding decides spikes.
 
 use super::hoist::{dependence_of_each_value, Dependence};
-use super::outputs_of_copy;
-use crate::ir::{BinaryOp, Graph, Op, OutKind, Output, UnaryOp, Value};
+use super::{needed_by_forward, outputs_of_copy};
+use crate::ir::{BinaryOp, Graph, Op, UnaryOp, Value};
 
 /// `graph` with the invariant factors of time-varying products grouped;
 /// same arguments and outputs. Replaced nodes are left dead (callers
 /// extract or simplify afterwards).
 pub(crate) fn factor_invariant_products(graph: &Graph) -> Graph {
-    let graph = &reciprocals_of_invariant_divisors(graph);
     let dependence = dependence_of_each_value(graph);
-    // Uses by live nodes only: the quotients replaced above are dead.
+    // Uses by live nodes only: the passes before this one leave the nodes
+    // they replace dead.
     let live = graph.read_by(graph.outputs());
     let mut uses = vec![0usize; graph.len()];
     for v in graph.values().filter(|v| live[v.index()]) {
@@ -71,47 +69,6 @@ pub(crate) fn factor_invariant_products(graph: &Graph) -> Graph {
     }
     factored.set_outputs(outputs_of_copy(graph, &copy_of));
     factored
-}
-
-/// `graph` with each gradient-only, time-varying `x / d` by a time-invariant
-/// `d` replaced by `x * recip(d)`; same arguments and outputs, the quotients
-/// left dead.
-fn reciprocals_of_invariant_divisors(graph: &Graph) -> Graph {
-    let dependence = dependence_of_each_value(graph);
-    let forward = needed_by_forward(graph);
-    let mut rewritten = Graph::new();
-    rewritten.set_args(graph.args().to_vec());
-    let mut copy_of: Vec<Value> = Vec::with_capacity(graph.len());
-    for v in graph.values() {
-        let node = graph.node(v);
-        let copy = node.op.map_operands(|x| copy_of[x.index()]);
-        let mut new = rewritten.add_node(copy, node.shape.clone());
-        if let Op::Binary(BinaryOp::Div, x, d) = *graph.op(v) {
-            let varying = dependence[v.index()].on_time && !forward[v.index()];
-            if varying && !dependence[d.index()].on_time {
-                let shape = node.shape.clone();
-                let reciprocal = Op::Unary(UnaryOp::Recip, copy_of[d.index()]);
-                let reciprocal = rewritten.add_node(reciprocal, shape.clone());
-                let product = Op::Binary(BinaryOp::Mul, copy_of[x.index()], reciprocal);
-                new = rewritten.add_node(product, shape);
-            }
-        }
-        copy_of.push(new);
-    }
-    rewritten.set_outputs(outputs_of_copy(graph, &copy_of));
-    rewritten
-}
-
-/// `needed[v]`: an output other than a gradient (`StateAdjoint`,
-/// `ParamGrad`) reads `v`.
-fn needed_by_forward(graph: &Graph) -> Vec<bool> {
-    let forward: Vec<Output> = graph
-        .outputs()
-        .iter()
-        .filter(|out| !matches!(out.kind, OutKind::StateAdjoint | OutKind::ParamGrad))
-        .cloned()
-        .collect();
-    graph.read_by(&forward)
 }
 
 /// The factors of a product chain and whether it is negated.

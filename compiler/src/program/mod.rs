@@ -17,6 +17,7 @@ mod factor;
 mod hoist;
 mod min_cut;
 mod pretranspose;
+mod reciprocal;
 mod split;
 mod tape;
 mod time_batch;
@@ -130,6 +131,18 @@ pub(crate) fn outputs_of_copy(graph: &Graph, copy_of: &[crate::ir::Value]) -> Ve
             ..o.clone()
         })
         .collect()
+}
+
+/// `needed[v]`: an output other than a gradient (`StateAdjoint`,
+/// `ParamGrad`) reads `v`.
+pub(crate) fn needed_by_forward(graph: &Graph) -> Vec<bool> {
+    let forward: Vec<Output> = graph
+        .outputs()
+        .iter()
+        .filter(|out| !matches!(out.kind, OutKind::StateAdjoint | OutKind::ParamGrad))
+        .cloned()
+        .collect();
+    graph.read_by(&forward)
 }
 
 /// Finds the argument of `graph` with this kind and slot, if used.

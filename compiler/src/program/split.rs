@@ -8,9 +8,10 @@
 //!    Forward and backward outputs live in one graph, so the simplifier
 //!    shares work between them.
 //! 2. Simplify that graph (and the parameter-only loss with its gradient),
-//!    gathering the parameter-only factors of products (`factor`) and
-//!    giving products with a transposed parameter-only operand a transposed
-//!    copy of it (`pretranspose`).
+//!    turning gradient quotients by parameter-only divisors into products
+//!    with their reciprocal (`reciprocal`), gathering the parameter-only
+//!    factors of products (`factor`) and giving products with a transposed
+//!    parameter-only operand a transposed copy of it (`pretranspose`).
 //! 3. Hoist parameter-only values into the prologue (`hoist`).
 //! 4. Choose the tape (`tape`): the forward values the backward step reads.
 //! 5. Cut the graph into prologue, forward and backward programs, each
@@ -20,6 +21,7 @@ use super::extract::{extract, ArgSpec};
 use super::factor::factor_invariant_products;
 use super::hoist::hoisted_values;
 use super::pretranspose::pretranspose_invariant_operands;
+use super::reciprocal::reciprocals_of_invariant_divisors;
 use super::tape::taped_values;
 use super::{find_arg, find_output, Slot, StepProgram, TrainingPrograms};
 use crate::autodiff::gradients;
@@ -138,7 +140,8 @@ pub fn simplified_gradient_graph(step: &StepProgram) -> Result<Graph, GraphError
 }
 
 fn simplified(combined: &Graph) -> Graph {
-    let factored = factor_invariant_products(&simplify(combined));
+    let multiplied = reciprocals_of_invariant_divisors(&simplify(combined));
+    let factored = factor_invariant_products(&multiplied);
     simplify(&pretranspose_invariant_operands(&factored))
 }
 

@@ -4,23 +4,26 @@
 //! The backward step can read parameters, hoisted values, the input, the
 //! target and the state adjoints directly, and computes from them whatever
 //! it can (it is "free"). It cannot read the state at the start of the step,
-//! and it does not redo matrix products. So every forward value it reads
-//! must either be taped or recomputed from taped values, and only elementwise,
-//! shape and reduction ops are recomputed (they are as cheap as reading a
-//! tape entry); states, matmul results and spikes are taped or not used at
-//! all. A spike is the exception among elementwise ops: a division, a
-//! rounding and two clamps, on the longest dependency chain of the backward
-//! LIF loop. Taping it costs a store and a load per element (measured: the
-//! `small` preset's step 425 -> 390 µs, with a tape half as large again).
+//! and it does not redo matrix products, transposes or spikes. So every
+//! forward value it reads must either be taped or recomputed from taped
+//! values, and only elementwise, shape and reduction ops are recomputed
+//! (they are as cheap as reading a tape entry); states, matmul results,
+//! transposes and spikes are taped or not used at all. A spike is the
+//! exception among elementwise ops: a division, a rounding and two clamps,
+//! on the longest dependency chain of the backward LIF loop. Taping it
+//! costs a store and a load per element (measured: the `small` preset's
+//! step 425 -> 390 µs, with a tape half as large again).
 //!
 //! Among all such choices we tape as few bytes as possible: the tape is a
 //! minimum vertex cut, weighted by element count, between the values that
-//! cannot be recomputed (state arguments, forward matmuls) and the forward
-//! values the backward step reads. Among minimum cuts we take the one nearest
-//! the backward step, so nothing is recomputed unless that makes the tape
-//! smaller. A value and everything it was computed from are thus never both
-//! taped. Only values the forward outputs need are candidates, so the forward
-//! step computes nothing extra for the tape.
+//! cannot be recomputed (state arguments, forward matmuls, transposes and
+//! spikes) and the forward values the backward step reads. Among minimum
+//! cuts we take the one nearest the backward step, so nothing is recomputed
+//! unless that makes the tape smaller. Apart from spikes, a value and
+//! everything it was computed from are thus never both taped (a LIF layer
+//! tapes its potentials and its spikes). Only values the forward outputs
+//! need are candidates, so the forward step computes nothing extra for the
+//! tape.
 
 use super::min_cut::{FlowNetwork, UNBOUNDED};
 use crate::ir::{ArgKind, Graph, Op, Output, Value};
@@ -74,14 +77,15 @@ pub(crate) fn taped_values(step: &Graph, forward: &[Output], backward: &[Output]
 }
 
 /// `free[v]`: the backward step computes `v` from its own arguments without
-/// a matmul or a transpose (every argument but the state is its own).
+/// a matmul, a transpose or a spike (every argument but the state is its
+/// own).
 fn free_in_backward(graph: &Graph) -> Vec<bool> {
     let mut free = vec![false; graph.len()];
     for v in graph.values() {
         free[v.index()] = match graph.op(v) {
             Op::Arg(_) => !matches!(graph.arg_of(v), Some(a) if a.kind == ArgKind::State),
             Op::Constant(_) => true,
-            Op::Matmul { .. } | Op::Transpose(_) => false,
+            Op::Matmul { .. } | Op::Transpose(_) | Op::Spike { .. } => false,
             op @ (Op::Unary(..)
             | Op::Binary(..)
             | Op::Compare(..)
@@ -89,7 +93,6 @@ fn free_in_backward(graph: &Graph) -> Vec<bool> {
             | Op::Broadcast(_)
             | Op::Reshape(_)
             | Op::ReduceSum { .. }
-            | Op::Spike { .. }
             | Op::StopGradient(_)) => op.operands().iter().all(|x| free[x.index()]),
         };
     }

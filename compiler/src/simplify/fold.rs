@@ -10,7 +10,7 @@
 //! of the op (a `reduce_sum` over a 1-D constant of the reduced length, a
 //! `[1,k] @ [k,1]` matmul), so folding uses exactly the interpreter's f32
 //! arithmetic and summation order: `reduce_sum` of a splat `c` over `n`
-//! elements folds to `((0 + c) + c) + ...`, not to `n * c`, which can differ
+//! elements folds to `((-0 + c) + c) + ...`, not to `n * c`, which can differ
 //! in the last bit. Folding is therefore bit-exact against the interpreter.
 //! (A backend that sums in another order, or approximates `exp`, differs
 //! from the folded value exactly as it differs from the interpreter.)
