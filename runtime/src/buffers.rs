@@ -6,12 +6,16 @@
 //! double-buffered: step `t` reads one copy and writes the other (its
 //! `parity`), so no buffer is ever read and written by the same call.
 //! Time-indexed buffers (inputs, targets, predictions, losses, tape, records) are
-//! time-major: row `t` is one step's value.
+//! time-major: row `t` is one step's value. A tape entry that another
+//! entry follows one step late (`TapeLag`) has `T + 1` rows: row 0 holds
+//! the lagged state's initial value, row `t + 1` the entry's value at step
+//! `t`, and the lagged entry, which has no storage of its own, reads row
+//! `t` at step `t`.
 
 use crate::binding::{Sink, Source};
 use crate::RuntimeError;
 use neurojit_compiler::ir::ArgKind;
-use neurojit_compiler::program::{Slot, TrainingPrograms};
+use neurojit_compiler::program::{Slot, TapeLag, TrainingPrograms};
 
 /// The most floats one buffer may hold (1 GiB). Sizes come from user
 /// files: beyond this, a session is refused with an error naming the
@@ -72,6 +76,8 @@ pub(crate) struct Buffers {
     pub states: [Vec<Vec<f32>>; 2],
     pub adjoints: [Vec<Vec<f32>>; 2],
     pub tape: Vec<Vec<f32>>,
+    /// Where each tape entry's rows are (see the file comment).
+    pub tape_views: Vec<TapeView>,
     pub sequences: Vec<Vec<f32>>,
     pub records: Vec<Vec<f32>>,
     pub inputs: Vec<Vec<f32>>,
@@ -83,6 +89,50 @@ pub(crate) struct Buffers {
     pub losses: Vec<f32>,
 }
 
+/// Where a tape entry's rows live: in tape buffer `buffer`, from row
+/// `first_row`, `row` floats each.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TapeView {
+    pub buffer: usize,
+    pub first_row: usize,
+    pub row: usize,
+}
+
+/// The tape buffers (an entry that a lagged entry follows gets one more
+/// row, at the front; a lagged entry gets none) and each entry's view.
+fn tape_buffers(p: &TrainingPrograms, steps: usize) -> (Vec<Vec<f32>>, Vec<TapeView>) {
+    let mut buffers = Vec::new();
+    let mut views = Vec::new();
+    for s in &p.tape {
+        let row = s.shape.numel();
+        let view = match (p.lag_of(s.slot), p.lag_following(s.slot)) {
+            (Some(lag), _) => TapeView {
+                buffer: lag.follows,
+                first_row: 0,
+                row,
+            },
+            (None, Some(_)) => TapeView {
+                buffer: s.slot,
+                first_row: 1,
+                row,
+            },
+            (None, None) => TapeView {
+                buffer: s.slot,
+                first_row: 0,
+                row,
+            },
+        };
+        let rows = match (p.lag_of(s.slot), p.lag_following(s.slot)) {
+            (Some(_), _) => 0,
+            (None, Some(_)) => steps + 1,
+            (None, None) => steps,
+        };
+        buffers.push(vec![0.0; row * rows]);
+        views.push(view);
+    }
+    (buffers, views)
+}
+
 fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {
     slots
         .iter()
@@ -92,6 +142,7 @@ fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {
 
 impl Buffers {
     pub fn new(p: &TrainingPrograms, steps: usize) -> Buffers {
+        let (tape, tape_views) = tape_buffers(p, steps);
         Buffers {
             steps,
             params: zeros(&p.params, 1),
@@ -100,13 +151,34 @@ impl Buffers {
             fixed: fixed_values(p),
             states: [zeros(&p.states, 1), zeros(&p.states, 1)],
             adjoints: [zeros(&p.states, 1), zeros(&p.states, 1)],
-            tape: zeros(&p.tape, steps),
+            tape,
+            tape_views,
             sequences: zeros(&p.sequences, steps),
             records: zeros(&p.records, steps),
             inputs: input_buffers(p, steps),
             targets: vec![0.0; p.target.numel() * steps],
             predictions: vec![0.0; p.prediction.numel() * steps],
             losses: vec![0.0; steps],
+        }
+    }
+
+    /// Elements of tape entry `i` one call reads or writes: a row, or with
+    /// `all_steps` every step's row.
+    fn tape_len(&self, i: usize, all_steps: bool) -> Option<usize> {
+        let view = self.tape_views.get(i)?;
+        Some(view.row * if all_steps { self.steps } else { 1 })
+    }
+
+    /// Copies each lagged state's initial value (copy 0 of the states) into
+    /// row 0 of the entry it lags, where the lagged entry reads it at step
+    /// 0.
+    pub fn start_lagged_tape(&mut self, lags: &[TapeLag]) {
+        for lag in lags {
+            let initial = &self.states[0][lag.state];
+            // Same length by construction (the entry is the state's value).
+            if let Some(row) = self.tape[lag.follows].get_mut(..initial.len()) {
+                row.copy_from_slice(initial);
+            }
         }
     }
 
@@ -124,7 +196,7 @@ impl Buffers {
             Source::Fixed(i) => whole(&self.fixed, i),
             Source::State(i) => whole(&self.states[0], i),
             Source::StateAdjoint(i) => whole(&self.adjoints[0], i),
-            Source::Tape(i) => row(&self.tape, i),
+            Source::Tape(i) => self.tape_len(i, all_steps),
             Source::Sequence(i) => row(&self.sequences, i),
             Source::Input(i) => row(&self.inputs, i),
             Source::Target => Some(self.targets.len() / rows),
@@ -144,7 +216,7 @@ impl Buffers {
             Sink::State(i) => whole(&self.states[0], i),
             Sink::StateAdjoint(i) => whole(&self.adjoints[0], i),
             Sink::Grad(i) => whole(&self.grads, i),
-            Sink::Tape(i) => row(&self.tape, i),
+            Sink::Tape(i) => self.tape_len(i, all_steps),
             Sink::Sequence(i) => row(&self.sequences, i),
             Sink::Record(i) => row(&self.records, i),
             Sink::Prediction => Some(self.predictions.len() / rows),
@@ -165,7 +237,14 @@ impl Buffers {
             Source::Fixed(i) => (self.fixed[i].as_ptr(), 0),
             Source::State(i) => (self.states[parity][i].as_ptr(), 0),
             Source::StateAdjoint(i) => (self.adjoints[parity][i].as_ptr(), 0),
-            Source::Tape(i) => row(&self.tape[i]),
+            Source::Tape(i) => {
+                let view = self.tape_views[i];
+                let start = view.first_row * view.row;
+                (
+                    self.tape[view.buffer].as_ptr().wrapping_add(start),
+                    view.row,
+                )
+            }
             Source::Sequence(i) => row(&self.sequences[i]),
             Source::Input(i) => row(&self.inputs[i]),
             Source::Target => row(&self.targets),
@@ -186,7 +265,12 @@ impl Buffers {
             Sink::State(i) => (self.states[1 - parity][i].as_mut_ptr(), 0),
             Sink::StateAdjoint(i) => (self.adjoints[1 - parity][i].as_mut_ptr(), 0),
             Sink::Grad(i) => (self.grads[i].as_mut_ptr(), 0),
-            Sink::Tape(i) => row(&mut self.tape[i]),
+            Sink::Tape(i) => {
+                let view = self.tape_views[i];
+                let start = view.first_row * view.row;
+                let buffer = &mut self.tape[view.buffer];
+                (buffer.as_mut_ptr().wrapping_add(start), view.row)
+            }
             Sink::Sequence(i) => row(&mut self.sequences[i]),
             Sink::Record(i) => row(&mut self.records[i]),
             Sink::Prediction => row(&mut self.predictions),

@@ -355,6 +355,7 @@ impl Session {
     pub fn forward(&mut self) -> Result<LossParts, RuntimeError> {
         let b = &mut self.buffers;
         b.states[0].iter_mut().for_each(|s| s.fill(0.0));
+        b.start_lagged_tape(&self.programs.tape_lags);
         b.grads.iter_mut().for_each(|g| g.fill(0.0));
         // A step without a loss output leaves its row at zero.
         b.losses.fill(0.0);

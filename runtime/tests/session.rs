@@ -314,3 +314,113 @@ fn a_session_too_long_to_hold_is_refused_naming_the_buffer() {
     );
     assert!(err.contains("expected at most"), "{err}");
 }
+
+/// A recurrent spiking layer: `v' = a * v + x @ w + s @ r`,
+/// `s' = spike(v', th)`, `v'' = v' - th * s'`, `loss_t = mean((s' - y)^2)`.
+/// The spikes are a state (read by `s @ r`, whose weight gradient reads
+/// them through time) and taped (the surrogate reads them), so batched
+/// programs keep them once, the state's copy lagging the taped spikes.
+fn recurrent_spiking_program() -> StepProgram {
+    let mut g = Graph::new();
+    let w = g.arg(ArgKind::Param, 0, "w", Shape::from([N, N]));
+    let r = g.arg(ArgKind::Param, 1, "r", Shape::from([N, N]));
+    let a = g.arg(ArgKind::Param, 2, "a", Shape::from([N]));
+    let th = g.arg(ArgKind::Param, 3, "th", Shape::from([N]));
+    let v = g.arg(ArgKind::State, 0, "v", Shape::from([B, N]));
+    let s = g.arg(ArgKind::State, 1, "s", Shape::from([B, N]));
+    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([B, N]));
+    let y = g.arg(ArgKind::Target, 0, "y", Shape::from([B, N]));
+    let leak = g.mul(v, a).unwrap();
+    let drive = g.matmul(x, w).unwrap();
+    let feedback = g.matmul(s, r).unwrap();
+    let inputs = g.add(drive, feedback).unwrap();
+    let v_next = g.add(leak, inputs).unwrap();
+    let s_next = g.spike(v_next, th, 0.5, 4.0).unwrap();
+    let reset = g.mul(s_next, th).unwrap();
+    let v_reset = g.sub(v_next, reset).unwrap();
+    let err = g.sub(s_next, y).unwrap();
+    let sq = g.mul(err, err).unwrap();
+    let loss = g.mean_all(sq);
+    g.output(OutKind::State, 0, "v", v_reset);
+    g.output(OutKind::State, 1, "s", s_next);
+    g.output(OutKind::Prediction, 0, "y", s_next);
+    g.output(OutKind::Loss, 0, "loss", loss);
+    let slot = |slot, name: &str, dims: &[usize]| Slot {
+        slot,
+        name: name.into(),
+        shape: Shape::new(dims),
+    };
+    StepProgram {
+        step: g,
+        param_loss: Graph::new(),
+        params: vec![
+            slot(0, "w", &[N, N]),
+            slot(1, "r", &[N, N]),
+            slot(2, "a", &[N]),
+            slot(3, "th", &[N]),
+        ],
+        states: vec![slot(0, "v", &[B, N]), slot(1, "s", &[B, N])],
+        input: Shape::from([B, N]),
+        target: Shape::from([B, N]),
+        fixed: Vec::new(),
+    }
+}
+
+#[test]
+fn a_lagged_tape_entry_reads_the_spikes_one_step_late() {
+    let plain = compile_training(&recurrent_spiking_program()).unwrap();
+    let batched = batch_over_time(plain.clone(), T).unwrap();
+    // The state `s` is no longer copied to the tape: its entry lags the
+    // taped spikes, and the tape holds one value fewer per step.
+    assert_eq!(batched.tape_lags.len(), 1, "{:?}", batched.tape);
+    let lag = batched.tape_lags[0];
+    assert_eq!(lag.state, 1);
+    let copies_state = batched.forward.outputs().iter().any(|o| {
+        o.kind == OutKind::Tape && matches!(batched.forward.arg_of(o.value), Some(a) if a.kind == ArgKind::State && a.slot == 1)
+    });
+    assert!(!copies_state, "{}", batched.forward);
+    let row = B * N * 4;
+    assert_eq!(
+        batched.tape_bytes_per_step() + row,
+        plain.tape_bytes_per_step(),
+        "{:?}",
+        batched.tape
+    );
+    // Same loss and gradients as the unbatched programs, on both backends,
+    // from spiking activity (the inputs drive some neurons over threshold).
+    let jit = neurojit_compiler::jit::Jit::new();
+    for backend in [
+        &Interpreter as &dyn neurojit_compiler::kernel::Backend,
+        &jit,
+    ] {
+        let run = |programs: neurojit_compiler::program::TrainingPrograms| {
+            let mut s = Session::new(programs, backend, T).unwrap();
+            s.set_param(0, &pseudo_random(N * N, 11)).unwrap();
+            s.set_param(1, &pseudo_random(N * N, 12)).unwrap();
+            s.set_param(2, &[0.9, 0.8, 0.7]).unwrap();
+            s.set_param(3, &[0.5, 0.6, 0.4]).unwrap();
+            let x: Vec<f32> = pseudo_random(B * T * N, 13)
+                .iter()
+                .map(|v| 2.0 * v)
+                .collect();
+            s.set_data(&x, &pseudo_random(B * T * N, 14)).unwrap();
+            let loss = s.forward().unwrap();
+            s.backward().unwrap();
+            (loss.total(), s.grads().to_vec(), s.predictions())
+        };
+        let (loss, grads, spikes) = run(plain.clone());
+        let (lagged_loss, lagged_grads, lagged_spikes) = run(batched.clone());
+        assert!(spikes.iter().any(|&s| s > 0.0), "no spikes: {spikes:?}");
+        assert!((lagged_loss - loss).abs() <= 1e-6 * loss.abs().max(1.0));
+        for (p, (a, b)) in lagged_grads.iter().zip(&grads).enumerate() {
+            assert!(b.iter().any(|&g| g != 0.0), "param {p} has no gradient");
+            for (x, y) in a.iter().zip(b) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                    "param {p}: {x} vs {y}"
+                );
+            }
+        }
+        assert_eq!(lagged_spikes, spikes);
+    }
+}

@@ -20,6 +20,7 @@ mod pretranspose;
 mod reciprocal;
 mod split;
 mod tape;
+mod tape_lag;
 mod time_batch;
 
 pub use split::{compile_training, gradient_graph, simplified_gradient_graph, PassStats};
@@ -101,6 +102,9 @@ pub struct TrainingPrograms {
     pub states: Vec<Slot>,
     pub hoisted: Vec<Slot>,
     pub tape: Vec<Slot>,
+    /// Tape entries stored as another entry one step late (see
+    /// [`TapeLag`]); empty unless batched.
+    pub tape_lags: Vec<TapeLag>,
     /// Per-step values handled for all timesteps at once (time-batched).
     pub sequences: Vec<Slot>,
     /// Values of the `Fixed(k)` arguments any program reads.
@@ -114,10 +118,41 @@ pub struct TrainingPrograms {
 }
 
 impl TrainingPrograms {
-    /// Bytes the tape holds per timestep.
+    /// Bytes the tape holds per timestep (a lagged entry has no storage of
+    /// its own).
     pub fn tape_bytes_per_step(&self) -> usize {
-        self.tape.iter().map(|s| s.shape.numel() * 4).sum()
+        let lagged = |s: &Slot| self.tape_lags.iter().any(|l| l.entry == s.slot);
+        self.tape
+            .iter()
+            .filter(|s| !lagged(s))
+            .map(|s| s.shape.numel() * 4)
+            .sum()
     }
+
+    /// The lag stored with tape entry `entry`, if it is lagged.
+    pub fn lag_of(&self, entry: usize) -> Option<&TapeLag> {
+        self.tape_lags.iter().find(|l| l.entry == entry)
+    }
+
+    /// The lag whose entry follows tape entry `entry`, if any.
+    pub fn lag_following(&self, entry: usize) -> Option<&TapeLag> {
+        self.tape_lags.iter().find(|l| l.follows == entry)
+    }
+}
+
+/// A tape entry that holds another entry's values one step late: at step
+/// `t` it is what entry `follows` was at step `t - 1`, and at step 0 the
+/// initial value of state `state`. Such an entry is a state the forward
+/// step would copy to the tape while the state's next value is taped too
+/// (a recurrent layer's spikes: the weight gradient reads last step's, the
+/// surrogate this step's). The runtime keeps both entries in one buffer of
+/// `T + 1` rows, the state's initial value first, and the forward step
+/// writes only `follows`: one stream of memory fewer per step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TapeLag {
+    pub entry: usize,
+    pub follows: usize,
+    pub state: usize,
 }
 
 /// The outputs of `graph`, for a copy of it in which node `v` became

@@ -113,6 +113,7 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
         states: step.states.clone(),
         hoisted,
         tape,
+        tape_lags: Vec::new(),
         sequences: Vec::new(),
         fixed: step.fixed.clone(),
         input: step.input.clone(),

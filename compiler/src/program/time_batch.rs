@@ -11,12 +11,16 @@
 //!   `a_t` and `g_t` as rows of `Sequence` buffers, unless they are rows of
 //!   the input or of the tape already.
 //!
+//! Last, a state copied to the tape whose next value is taped too becomes a
+//! lagged view of that entry (`tape_lag`).
+//!
 //! Time-indexed buffers are time-major, so the rows of all steps form one
 //! `(T*B, n)` matrix. The batched products sum the same terms in another
 //! order (float reassociation only). Assumes the per-step values are 2-D
 //! with the batch first, as the step program's inputs are.
 
 use super::extract::{extract, ArgSpec};
+use super::tape_lag::lag_state_copies;
 use super::{Slot, TrainingPrograms};
 use crate::ir::{ArgKind, Graph, GraphError, Op, OutKind, Output, Shape, Value};
 use std::collections::HashMap;
@@ -42,6 +46,7 @@ pub fn batch_over_time(
     programs.backward = backward;
     programs.epilogue = epilogue;
     programs.sequences = sequences;
+    lag_state_copies(&mut programs);
     Ok(programs)
 }
 
