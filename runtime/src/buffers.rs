@@ -6,11 +6,11 @@
 //! double-buffered: step `t` reads one copy and writes the other (its
 //! `parity`), so no buffer is ever read and written by the same call.
 //! Time-indexed buffers (inputs, targets, predictions, losses, tape, records) are
-//! time-major: row `t` is one step's value. A tape entry that another
-//! entry follows one step late (`TapeLag`) has `T + 1` rows: row 0 holds
-//! the lagged state's initial value, row `t + 1` the entry's value at step
-//! `t`, and the lagged entry, which has no storage of its own, reads row
-//! `t` at step `t`.
+//! time-major: row `t` is one step's value. A tape entry that leads a
+//! lagged one (`TapeLag`) has `T + 1` rows: row 0 holds the lagged state's
+//! initial value, row `t + 1` the leader's value at step `t`, and the
+//! lagged entry, which has no storage of its own, reads row `t` at step
+//! `t`.
 
 use crate::binding::{Sink, Source};
 use crate::RuntimeError;
@@ -40,8 +40,26 @@ pub(crate) fn check_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
             .map(|s| (format!("{kind} `{}`", s.name), s.shape.numel()))
             .collect()
     };
+    // A leader holds one row more than the others; a lagged entry none.
+    for s in p.tape.iter().filter(|s| p.lag_of(s.slot).is_none()) {
+        let leads = p.lag_led_by(s.slot).is_some();
+        if !fits_in_buffer(&[s.shape.numel(), steps + usize::from(leads)]) {
+            let extra = if leads {
+                " and a row for a lagged state"
+            } else {
+                ""
+            };
+            return Err(RuntimeError::TooLarge {
+                what: format!(
+                    "the tape entry `{}` over {steps} timesteps{extra} ({} floats per step)",
+                    s.name,
+                    s.shape.numel()
+                ),
+                limit: MAX_BUFFER_ELEMENTS,
+            });
+        }
+    }
     let mut buffers = Vec::new();
-    buffers.extend(per_step("tape entry", &p.tape));
     buffers.extend(per_step("sequence", &p.sequences));
     buffers.extend(per_step("record", &p.records));
     for (slot, numel) in input_sizes(p).into_iter().enumerate() {
@@ -95,42 +113,66 @@ pub(crate) struct Buffers {
 pub(crate) struct TapeView {
     pub buffer: usize,
     pub first_row: usize,
-    pub row: usize,
+    pub row_len: usize,
 }
 
-/// The tape buffers (an entry that a lagged entry follows gets one more
-/// row, at the front; a lagged entry gets none) and each entry's view.
+/// The tape buffers (a lag's leader gets one more row, at the front; a
+/// lagged entry gets none) and each entry's view. Expects lags that
+/// [`check_tape_lags`] accepted.
 fn tape_buffers(p: &TrainingPrograms, steps: usize) -> (Vec<Vec<f32>>, Vec<TapeView>) {
     let mut buffers = Vec::new();
     let mut views = Vec::new();
     for s in &p.tape {
-        let row = s.shape.numel();
-        let view = match (p.lag_of(s.slot), p.lag_following(s.slot)) {
-            (Some(lag), _) => TapeView {
-                buffer: lag.follows,
-                first_row: 0,
-                row,
-            },
-            (None, Some(_)) => TapeView {
-                buffer: s.slot,
-                first_row: 1,
-                row,
-            },
-            (None, None) => TapeView {
-                buffer: s.slot,
-                first_row: 0,
-                row,
-            },
+        let row_len = s.shape.numel();
+        let (buffer, first_row, rows) = match (p.lag_of(s.slot), p.lag_led_by(s.slot)) {
+            (Some(lag), _) => (lag.leader, 0, 0),
+            (None, Some(_)) => (s.slot, 1, steps + 1),
+            (None, None) => (s.slot, 0, steps),
         };
-        let rows = match (p.lag_of(s.slot), p.lag_following(s.slot)) {
-            (Some(_), _) => 0,
-            (None, Some(_)) => steps + 1,
-            (None, None) => steps,
-        };
-        buffers.push(vec![0.0; row * rows]);
-        views.push(view);
+        buffers.push(vec![0.0; row_len * rows]);
+        views.push(TapeView {
+            buffer,
+            first_row,
+            row_len,
+        });
     }
     (buffers, views)
+}
+
+/// Checks the programs' tape lags: each names two distinct tape entries of
+/// the lagged state's shape, no entry is both lagged and a leader, and no
+/// leader leads twice (its row 0 holds one state).
+pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> {
+    for lag in &p.tape_lags {
+        let shape = |slot: usize| p.tape.get(slot).map(|s| &s.shape);
+        let state = p.states.get(lag.initial_state).map(|s| &s.shape);
+        let problem = if lag.lagged == lag.leader {
+            Some("an entry cannot lag itself")
+        } else if shape(lag.lagged).is_none() || shape(lag.leader).is_none() || state.is_none() {
+            Some("no such tape entry or state")
+        } else if shape(lag.lagged) != state || shape(lag.leader) != state {
+            Some("the entries must have the state's shape")
+        } else if p.lag_led_by(lag.lagged).is_some() || p.lag_of(lag.leader).is_some() {
+            Some("a lagged entry cannot lead another")
+        } else if p
+            .tape_lags
+            .iter()
+            .filter(|l| l.leader == lag.leader)
+            .count()
+            > 1
+        {
+            Some("an entry can lead one lagged entry")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(RuntimeError::BadTapeLag {
+                lag: format!("{lag:?}"),
+                problem,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {
@@ -163,20 +205,24 @@ impl Buffers {
     }
 
     /// Elements of tape entry `i` one call reads or writes: a row, or with
-    /// `all_steps` every step's row.
+    /// `all_steps` every step's row; fewer when its buffer does not hold
+    /// every step's row after the view's first.
     fn tape_len(&self, i: usize, all_steps: bool) -> Option<usize> {
         let view = self.tape_views.get(i)?;
-        Some(view.row * if all_steps { self.steps } else { 1 })
+        let held = self.tape[view.buffer].len();
+        let after_first = held.saturating_sub(view.first_row * view.row_len);
+        let steps_held = after_first.checked_div(view.row_len).unwrap_or(self.steps);
+        let steps = steps_held.min(self.steps);
+        Some(view.row_len * if all_steps { steps } else { steps.min(1) })
     }
 
     /// Copies each lagged state's initial value (copy 0 of the states) into
-    /// row 0 of the entry it lags, where the lagged entry reads it at step
-    /// 0.
+    /// row 0 of its leader's buffer, where the lagged entry reads it at step
+    /// 0. (`check_tape_lags` made sure the lengths agree.)
     pub fn start_lagged_tape(&mut self, lags: &[TapeLag]) {
         for lag in lags {
-            let initial = &self.states[0][lag.state];
-            // Same length by construction (the entry is the state's value).
-            if let Some(row) = self.tape[lag.follows].get_mut(..initial.len()) {
+            let initial = &self.states[0][lag.initial_state];
+            if let Some(row) = self.tape[lag.leader].get_mut(..initial.len()) {
                 row.copy_from_slice(initial);
             }
         }
@@ -239,10 +285,10 @@ impl Buffers {
             Source::StateAdjoint(i) => (self.adjoints[parity][i].as_ptr(), 0),
             Source::Tape(i) => {
                 let view = self.tape_views[i];
-                let start = view.first_row * view.row;
+                let start = view.first_row * view.row_len;
                 (
                     self.tape[view.buffer].as_ptr().wrapping_add(start),
-                    view.row,
+                    view.row_len,
                 )
             }
             Source::Sequence(i) => row(&self.sequences[i]),
@@ -267,9 +313,9 @@ impl Buffers {
             Sink::Grad(i) => (self.grads[i].as_mut_ptr(), 0),
             Sink::Tape(i) => {
                 let view = self.tape_views[i];
-                let start = view.first_row * view.row;
+                let start = view.first_row * view.row_len;
                 let buffer = &mut self.tape[view.buffer];
-                (buffer.as_mut_ptr().wrapping_add(start), view.row)
+                (buffer.as_mut_ptr().wrapping_add(start), view.row_len)
             }
             Sink::Sequence(i) => row(&mut self.sequences[i]),
             Sink::Record(i) => row(&mut self.records[i]),

@@ -31,6 +31,8 @@ pub enum RuntimeError {
         expected: usize,
         got: usize,
     },
+    #[error("tape lag {lag}: {problem}")]
+    BadTapeLag { lag: String, problem: &'static str },
     #[error("starting the worker threads: {0}")]
     Threads(String),
     #[error("no parameter named `{0}`")]

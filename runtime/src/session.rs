@@ -141,10 +141,11 @@ impl BoundProgram {
         args.move_to(t);
         outs.move_to(t);
         // SAFETY: `bind` checked every source and sink against the length of
-        // the buffer it maps to, and took the addresses, which stay valid
-        // (see `Buffers`); buffers are never resized, so each
-        // address (row `t < steps` of a time-indexed buffer) holds exactly
-        // the elements the kernel expects. Sources and sinks never share a
+        // the buffer it maps to (for a tape entry, the rows its buffer holds
+        // from the entry's first row on), and took the addresses, which stay
+        // valid (see `Buffers`); buffers are never resized, so each address
+        // (row `t < steps` of a time-indexed buffer or tape view) holds
+        // exactly the elements the kernel expects. Sources and sinks never share a
         // buffer: states and adjoints are read from one copy and written to
         // the other, and no program reads what it writes. The scratch
         // buffer is this program's own.
@@ -228,6 +229,7 @@ impl Session {
             });
         }
         crate::buffers::check_sizes(&programs, steps)?;
+        crate::buffers::check_tape_lags(&programs)?;
         let mut buffers = Buffers::new(&programs, steps);
         let started = Instant::now();
         let mut bind = |name, graph: &Graph, all_steps| {

@@ -116,6 +116,14 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
                     programs.sequences.len(),
                     subject.timesteps
                 );
+                for lag in &programs.tape_lags {
+                    let name = |slot: usize| programs.tape.get(slot).map_or("?", |s| &s.name);
+                    println!(
+                        "# tape `{}` is `{}` one step late (stored once)",
+                        name(lag.lagged),
+                        name(lag.leader)
+                    );
+                }
                 if std::env::var_os("NEUROJIT_IR_COMBINED").is_some() {
                     section("simplified step", &simplified_gradient_graph(step)?);
                 }

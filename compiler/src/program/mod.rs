@@ -85,7 +85,8 @@ pub struct StepProgram {
 /// Any argument kind may be absent from a given program when it is not
 /// needed, and `prepass` and `epilogue` are empty graphs unless the
 /// programs went through [`batch_over_time`]; slots refer to the lists
-/// below.
+/// below. The forward step writes every tape entry except the lagged ones
+/// (see [`TapeLag`]), which the runtime derives from their leaders.
 #[derive(Clone, Debug)]
 pub struct TrainingPrograms {
     pub prologue: Graph,
@@ -121,38 +122,38 @@ impl TrainingPrograms {
     /// Bytes the tape holds per timestep (a lagged entry has no storage of
     /// its own).
     pub fn tape_bytes_per_step(&self) -> usize {
-        let lagged = |s: &Slot| self.tape_lags.iter().any(|l| l.entry == s.slot);
         self.tape
             .iter()
-            .filter(|s| !lagged(s))
+            .filter(|s| self.lag_of(s.slot).is_none())
             .map(|s| s.shape.numel() * 4)
             .sum()
     }
 
-    /// The lag stored with tape entry `entry`, if it is lagged.
+    /// The lag of tape entry `entry`, if it is lagged.
     pub fn lag_of(&self, entry: usize) -> Option<&TapeLag> {
-        self.tape_lags.iter().find(|l| l.entry == entry)
+        self.tape_lags.iter().find(|l| l.lagged == entry)
     }
 
-    /// The lag whose entry follows tape entry `entry`, if any.
-    pub fn lag_following(&self, entry: usize) -> Option<&TapeLag> {
-        self.tape_lags.iter().find(|l| l.follows == entry)
+    /// The lag whose leader is tape entry `entry`, if any.
+    pub fn lag_led_by(&self, entry: usize) -> Option<&TapeLag> {
+        self.tape_lags.iter().find(|l| l.leader == entry)
     }
 }
 
 /// A tape entry that holds another entry's values one step late: at step
-/// `t` it is what entry `follows` was at step `t - 1`, and at step 0 the
-/// initial value of state `state`. Such an entry is a state the forward
-/// step would copy to the tape while the state's next value is taped too
-/// (a recurrent layer's spikes: the weight gradient reads last step's, the
-/// surrogate this step's). The runtime keeps both entries in one buffer of
-/// `T + 1` rows, the state's initial value first, and the forward step
-/// writes only `follows`: one stream of memory fewer per step.
+/// `t`, entry `lagged` is what entry `leader` was at step `t - 1`, and at
+/// step 0 the initial value of state `initial_state`. Such an entry is a
+/// state the forward step would copy to the tape while the state's next
+/// value is taped too (a recurrent layer's spikes: the weight gradient
+/// reads last step's, the surrogate this step's). The runtime keeps both
+/// entries in one buffer of `T + 1` rows, the state's initial value first,
+/// and the forward step writes only `leader`: one stream of memory fewer
+/// per step. Only time-batched programs have lags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TapeLag {
-    pub entry: usize,
-    pub follows: usize,
-    pub state: usize,
+    pub lagged: usize,
+    pub leader: usize,
+    pub initial_state: usize,
 }
 
 /// The outputs of `graph`, for a copy of it in which node `v` became

@@ -26,8 +26,9 @@ use crate::ir::{ArgKind, Graph, GraphError, Op, OutKind, Output, Shape, Value};
 use std::collections::HashMap;
 
 /// Rewrites `programs` (for runs of `steps` timesteps) so that input
-/// projections and weight gradients run once per call over all timesteps.
-/// Programs already batched are returned unchanged.
+/// projections and weight gradients run once per call over all timesteps,
+/// and lags the tape's state copies that another entry leads (see
+/// `TapeLag`). Programs already batched are returned unchanged.
 pub fn batch_over_time(
     mut programs: TrainingPrograms,
     steps: usize,
@@ -46,6 +47,7 @@ pub fn batch_over_time(
     programs.backward = backward;
     programs.epilogue = epilogue;
     programs.sequences = sequences;
+    // Last: lags name tape slots, and nothing may renumber them after.
     lag_state_copies(&mut programs);
     Ok(programs)
 }
