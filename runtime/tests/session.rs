@@ -48,11 +48,6 @@ fn leaky_program_for(b: usize) -> StepProgram {
     let penalty = p.scale(s, 0.1);
     p.output(OutKind::Loss, 0, "penalty", penalty);
 
-    let slot = |slot, name: &str, dims: &[usize]| Slot {
-        slot,
-        name: name.into(),
-        shape: Shape::new(dims),
-    };
     StepProgram {
         step: g,
         param_loss: p,
@@ -61,6 +56,14 @@ fn leaky_program_for(b: usize) -> StepProgram {
         input: Shape::from([b, N]),
         target: Shape::from([b, N]),
         fixed: Vec::new(),
+    }
+}
+
+fn slot(slot: usize, name: &str, dims: &[usize]) -> Slot {
+    Slot {
+        slot,
+        name: name.into(),
+        shape: Shape::new(dims),
     }
 }
 
@@ -353,11 +356,6 @@ fn recurrent_spiking_program() -> StepProgram {
     g.output(OutKind::State, 1, "s", s_next);
     g.output(OutKind::Prediction, 0, "y", out);
     g.output(OutKind::Loss, 0, "loss", loss);
-    let slot = |slot, name: &str, dims: &[usize]| Slot {
-        slot,
-        name: name.into(),
-        shape: Shape::new(dims),
-    };
     StepProgram {
         step: g,
         param_loss: Graph::new(),
@@ -473,11 +471,6 @@ fn a_state_that_is_another_state_or_itself_is_not_lagged() {
     g.output(OutKind::State, 1, "d", s);
     g.output(OutKind::Prediction, 0, "y", y);
     g.output(OutKind::Loss, 0, "loss", loss);
-    let slot = |slot, name: &str, dims: &[usize]| Slot {
-        slot,
-        name: name.into(),
-        shape: Shape::new(dims),
-    };
     let step = StepProgram {
         step: g,
         param_loss: Graph::new(),
