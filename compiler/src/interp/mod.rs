@@ -10,6 +10,7 @@ use crate::kernel::{check_buffers, Backend, CompileError, Kernel, KernelError};
 use std::sync::Mutex;
 
 pub use rules::spike_count;
+pub(crate) use rules::sum_start;
 
 /// The interpreter as a backend.
 #[derive(Clone, Copy, Debug, Default)]

@@ -185,18 +185,26 @@ fn broadcast(from: &Shape, a: &[f32], to: &Shape, out: &mut [f32]) {
     }
 }
 
+/// The value a `reduce_sum` of `terms` terms starts from: -0.0, the
+/// identity of IEEE addition (`-0.0 + x` is `x` for every x, `+0.0 + -0.0`
+/// is not), so a sum of one term is that term, as jax gives for Rockpool's
+/// single synapse axis (XLA drops sums over axes of length 1). numpy and
+/// XLA start longer sums from +0.0: a sum of several `-0.0`s is `+0.0`
+/// there, `-0.0` here (the two compare equal). An empty sum is `+0.0`.
+pub(crate) fn sum_start(terms: usize) -> f32 {
+    if terms > 0 {
+        -0.0
+    } else {
+        0.0
+    }
+}
+
 fn reduce_sum(from: &Shape, axis: usize, a: &[f32], out: &mut [f32]) {
     let dims = from.dims();
     let outer: usize = dims[..axis].iter().product();
     let n = dims[axis];
     let inner: usize = dims[axis + 1..].iter().product();
-    // Sums start from -0.0, the identity of IEEE addition (`-0.0 + x` is
-    // `x` for every x, `+0.0 + -0.0` is not), so a sum of one term is that
-    // term, as jax gives for Rockpool's single synapse axis (XLA drops sums
-    // over axes of length 1). numpy and XLA start longer sums from +0.0: a
-    // sum of several `-0.0`s is `+0.0` there, `-0.0` here (the two compare
-    // equal). An empty sum is `+0.0`.
-    out.fill(if n > 0 { -0.0 } else { 0.0 });
+    out.fill(sum_start(n));
     for o in 0..outer {
         let dst = &mut out[o * inner..(o + 1) * inner];
         for k in 0..n {

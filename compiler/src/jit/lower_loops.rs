@@ -28,6 +28,7 @@ use super::lower_elementwise::{lower, ElementContext, Lowered};
 use super::lower_reduce;
 use super::schedule::{squeezed, Home, LoopStep, Producer, StoreTarget};
 use super::simd::{element_flags, Simd, LANES};
+use crate::interp::sum_start;
 use crate::ir::{Op, Shape, Value};
 use crate::kernel::CompileError;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -344,7 +345,7 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
         let len = e.graph.shape(r.node).numel();
         if numel == 0 || r.row_sum.is_none() {
             let target = e.base(plan.homes[r.access]);
-            lower_reduce::fill(e, target, len, lower_reduce::sum_start(r.terms));
+            lower_reduce::fill(e, target, len, sum_start(r.terms));
         }
     }
     if numel == 0 {
@@ -466,12 +467,12 @@ fn emit_row(
 
     // Vector part, with one f32x4 accumulator per row reduction. A row has
     // terms here (empty loops returned early), so its sums start from -0.0
-    // (see `lower_reduce.rs`); -0.0 being the identity of addition, the
+    // (see `interp::sum_start`); -0.0 being the identity of addition, the
     // lanes' partial sums add up to the same total.
-    let sum_start = lower_reduce::sum_start(n);
+    let start = sum_start(n);
     let mut totals: Vec<ClifValue> = Vec::with_capacity(across.len());
     if chunks > 0 {
-        let initial = vector.constant(&mut e.b, sum_start);
+        let initial = vector.constant(&mut e.b, start);
         let mut accumulators = vec![initial; across.len()];
         let iterations = chunks / UNROLL;
         if iterations == 1 {
@@ -523,7 +524,7 @@ fn emit_row(
             totals.push(Simd::horizontal_sum(&mut e.b, acc));
         }
     } else {
-        let initial = e.b.ins().f32const(sum_start);
+        let initial = e.b.ins().f32const(start);
         totals = vec![initial; across.len()];
     }
 

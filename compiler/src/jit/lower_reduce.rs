@@ -13,7 +13,8 @@
 //!   every target element receives its terms in the interpreter's order:
 //!   bit-identical results.
 //!
-//! Sums start from `-0.0`, as in the interpreter (an empty one is `+0.0`).
+//! Sums start where the interpreter's do (`interp::sum_start`: `-0.0`, an
+//! empty one `+0.0`).
 //! This file holds the filling; the accumulation lives with the loop body.
 
 use super::codegen::Emitter;
@@ -21,16 +22,6 @@ use super::simd::{element_flags, Simd, LANES};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
-
-/// The value a sum of `terms` terms starts from (see the interpreter's
-/// `reduce_sum`).
-pub(crate) fn sum_start(terms: usize) -> f32 {
-    if terms > 0 {
-        -0.0
-    } else {
-        0.0
-    }
-}
 
 /// Fills `len` floats at `base` with `value`. Short buffers get
 /// straight-line stores; longer ones a do-while loop of vector stores and a

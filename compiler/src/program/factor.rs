@@ -23,7 +23,7 @@
 //! their rounding decides spikes.
 
 use super::hoist::{dependence_of_each_value, Dependence};
-use super::{needed_by_forward, outputs_of_copy};
+use super::{needed_by_forward, rebuild};
 use crate::ir::{BinaryOp, Graph, Op, UnaryOp, Value};
 
 /// `graph` with the invariant factors of time-varying products grouped;
@@ -52,23 +52,13 @@ pub(crate) fn factor_invariant_products(graph: &Graph) -> Graph {
         product && dependence[v.index()].on_time && !forward[v.index()]
     };
 
-    let mut factored = Graph::new();
-    factored.set_args(graph.args().to_vec());
-    let mut copy_of: Vec<Value> = Vec::with_capacity(graph.len());
-    for v in graph.values() {
-        let node = graph.node(v);
-        let copy = node.op.map_operands(|x| copy_of[x.index()]);
-        let mut new = factored.add_node(copy, node.shape.clone());
-        if is_varying_product(v) {
-            let chain = flatten(graph, v, &|x| is_varying_product(x) && uses[x.index()] == 1);
-            if let Some(grouped) = regroup(&mut factored, &chain, &dependence, &copy_of) {
-                new = grouped;
-            }
+    rebuild(graph, |factored, v, copy_of| {
+        if !is_varying_product(v) {
+            return None;
         }
-        copy_of.push(new);
-    }
-    factored.set_outputs(outputs_of_copy(graph, &copy_of));
-    factored
+        let chain = flatten(graph, v, &|x| is_varying_product(x) && uses[x.index()] == 1);
+        regroup(factored, &chain, &dependence, copy_of)
+    })
 }
 
 /// The factors of a product chain and whether it is negated.

@@ -26,7 +26,7 @@ mod time_batch;
 pub use split::{compile_training, gradient_graph, simplified_gradient_graph, PassStats};
 pub use time_batch::batch_over_time;
 
-use crate::ir::{ArgKind, Graph, OutKind, Output, Shape};
+use crate::ir::{ArgKind, Graph, OutKind, Output, Shape, Value};
 
 /// The signature of one buffer the runtime owns: its slot within its kind,
 /// its name (a module path for parameters and states) and its shape.
@@ -156,17 +156,40 @@ pub struct TapeLag {
     pub initial_state: usize,
 }
 
-/// The outputs of `graph`, for a copy of it in which node `v` became
-/// `copy_of[v]` (the passes that rebuild a graph node by node).
-pub(crate) fn outputs_of_copy(graph: &Graph, copy_of: &[crate::ir::Value]) -> Vec<Output> {
-    graph
+/// A copy of `graph`, with the same arguments and outputs, built node by
+/// node for the passes that rewrite some nodes: `rewrite(rebuilt, v,
+/// copy_of)` returns the node that stands for `v` (built in `rebuilt` from
+/// the copies of earlier nodes, `copy_of`), or `None` for a plain copy.
+/// Nodes a rewrite no longer reads are left dead (callers simplify or
+/// extract afterwards).
+pub(crate) fn rebuild(
+    graph: &Graph,
+    mut rewrite: impl FnMut(&mut Graph, Value, &[Value]) -> Option<Value>,
+) -> Graph {
+    let mut rebuilt = Graph::new();
+    rebuilt.set_args(graph.args().to_vec());
+    let mut copy_of: Vec<Value> = Vec::with_capacity(graph.len());
+    for v in graph.values() {
+        let new = match rewrite(&mut rebuilt, v, &copy_of) {
+            Some(new) => new,
+            None => {
+                let node = graph.node(v);
+                let op = node.op.map_operands(|x| copy_of[x.index()]);
+                rebuilt.add_node(op, node.shape.clone())
+            }
+        };
+        copy_of.push(new);
+    }
+    let outputs = graph
         .outputs()
         .iter()
         .map(|o| Output {
             value: copy_of[o.value.index()],
             ..o.clone()
         })
-        .collect()
+        .collect();
+    rebuilt.set_outputs(outputs);
+    rebuilt
 }
 
 /// `needed[v]`: an output other than a gradient (`StateAdjoint`,

@@ -10,7 +10,7 @@
 //! with a transposed copy sums the same terms in the same order.
 
 use super::hoist::dependence_of_each_value;
-use super::outputs_of_copy;
+use super::rebuild;
 use crate::ir::{Graph, Op, Value};
 
 /// `graph` with every time-varying product that reads a transposed
@@ -20,44 +20,39 @@ use crate::ir::{Graph, Op, Value};
 pub(crate) fn pretranspose_invariant_operands(graph: &Graph) -> Graph {
     let dependence = dependence_of_each_value(graph);
     let invariant = |v: Value| dependence[v.index()].is_invariant();
-    let mut rewritten = Graph::new();
-    rewritten.set_args(graph.args().to_vec());
-    let mut copy_of: Vec<Value> = Vec::with_capacity(graph.len());
-    for v in graph.values() {
-        let node = graph.node(v);
-        let mut op = node.op.map_operands(|x| copy_of[x.index()]);
-        if let Op::Matmul {
+    rebuild(graph, |rewritten, v, copy_of| {
+        let Op::Matmul {
             lhs,
             rhs,
             transpose_lhs,
             transpose_rhs,
         } = *graph.op(v)
-        {
-            if dependence[v.index()].on_time {
-                // Matmul operands are 2-D, so `transpose` succeeds; were it
-                // to fail, the operand keeps its flag.
-                let mut pretransposed = |x: Value, flag: bool| {
-                    let copy = copy_of[x.index()];
-                    if !(flag && invariant(x)) {
-                        return (copy, flag);
-                    }
-                    match rewritten.transpose(copy) {
-                        Ok(t) => (t, false),
-                        Err(_) => (copy, flag),
-                    }
-                };
-                let (new_lhs, flag_lhs) = pretransposed(lhs, transpose_lhs);
-                let (new_rhs, flag_rhs) = pretransposed(rhs, transpose_rhs);
-                op = Op::Matmul {
-                    lhs: new_lhs,
-                    rhs: new_rhs,
-                    transpose_lhs: flag_lhs,
-                    transpose_rhs: flag_rhs,
-                };
-            }
+        else {
+            return None;
+        };
+        if !dependence[v.index()].on_time {
+            return None;
         }
-        copy_of.push(rewritten.add_node(op, node.shape.clone()));
-    }
-    rewritten.set_outputs(outputs_of_copy(graph, &copy_of));
-    rewritten
+        // Matmul operands are 2-D, so `transpose` succeeds; were it to fail,
+        // the operand keeps its flag.
+        let mut pretransposed = |x: Value, flag: bool| {
+            let copy = copy_of[x.index()];
+            if !(flag && invariant(x)) {
+                return (copy, flag);
+            }
+            match rewritten.transpose(copy) {
+                Ok(t) => (t, false),
+                Err(_) => (copy, flag),
+            }
+        };
+        let (new_lhs, flag_lhs) = pretransposed(lhs, transpose_lhs);
+        let (new_rhs, flag_rhs) = pretransposed(rhs, transpose_rhs);
+        let op = Op::Matmul {
+            lhs: new_lhs,
+            rhs: new_rhs,
+            transpose_lhs: flag_lhs,
+            transpose_rhs: flag_rhs,
+        };
+        Some(rewritten.add_node(op, graph.shape(v).clone()))
+    })
 }

@@ -20,35 +20,27 @@
 //! the simplifier, which uses the reciprocal only when it is exact.
 
 use super::hoist::dependence_of_each_value;
-use super::{needed_by_forward, outputs_of_copy};
+use super::{needed_by_forward, rebuild};
 use crate::ir::{BinaryOp, Graph, Op, UnaryOp, Value};
 
 /// `graph` with each gradient-only, time-varying `x / d` by a parameter-only
-/// `d` replaced by `x * recip(d)`; same arguments and outputs, the quotients
-/// left dead (callers simplify afterwards).
+/// `d` replaced by `x * recip(d)`; same arguments and outputs.
 pub(crate) fn reciprocals_of_invariant_divisors(graph: &Graph) -> Graph {
     let dependence = dependence_of_each_value(graph);
     let forward = needed_by_forward(graph);
-    let mut rewritten = Graph::new();
-    rewritten.set_args(graph.args().to_vec());
-    let mut copy_of: Vec<Value> = Vec::with_capacity(graph.len());
-    for v in graph.values() {
-        let node = graph.node(v);
-        let copy = node.op.map_operands(|x| copy_of[x.index()]);
-        let mut new = rewritten.add_node(copy, node.shape.clone());
-        if let Op::Binary(BinaryOp::Div, x, d) = *graph.op(v) {
-            let gradient_only = dependence[v.index()].on_time && !forward[v.index()];
-            let d_dependence = dependence[d.index()];
-            if gradient_only && d_dependence.on_params && !d_dependence.on_time {
-                let reciprocal = reciprocal_of(graph, &mut rewritten, &copy_of, d);
-                let product = Op::Binary(BinaryOp::Mul, copy_of[x.index()], reciprocal);
-                new = rewritten.add_node(product, node.shape.clone());
-            }
+    rebuild(graph, |rewritten, v, copy_of| {
+        let Op::Binary(BinaryOp::Div, x, d) = *graph.op(v) else {
+            return None;
+        };
+        let gradient_only = dependence[v.index()].on_time && !forward[v.index()];
+        let d_dependence = dependence[d.index()];
+        if !(gradient_only && d_dependence.on_params && !d_dependence.on_time) {
+            return None;
         }
-        copy_of.push(new);
-    }
-    rewritten.set_outputs(outputs_of_copy(graph, &copy_of));
-    rewritten
+        let reciprocal = reciprocal_of(graph, rewritten, copy_of, d);
+        let product = Op::Binary(BinaryOp::Mul, copy_of[x.index()], reciprocal);
+        Some(rewritten.add_node(product, graph.shape(v).clone()))
+    })
 }
 
 /// `recip(d)` in `rewritten`, taken before `d`'s broadcast if it has one.
