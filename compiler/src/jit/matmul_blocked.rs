@@ -448,16 +448,16 @@ impl Vector for Ymm {
     }
 }
 
-/// Widest panel (in vectors) of the dense product: 64 columns with
+/// Widest panel (in vectors) of the dense product: 48 columns with
 /// AVX-512 (32 vector registers), 16 with AVX2 (16 registers). The row
 /// blocks for each panel width are chosen in `panel_avx512` and
 /// `panel_avx2`.
 #[cfg(target_arch = "x86_64")]
-const AVX512_VECTORS: usize = 4;
+const AVX512_VECTORS: usize = 3;
 #[cfg(target_arch = "x86_64")]
 const AVX2_VECTORS: usize = 2;
 /// Terms (`p`) per chunk of the dense product: a panel of `b` (at most
-/// 128 rows of 32 floats, 16 KB) fits in the L1 cache.
+/// 128 rows of 48 floats, 24 KB) fits in the L1 cache.
 #[cfg(target_arch = "x86_64")]
 const DEPTH_CHUNK: usize = 128;
 /// Rows per chunk of the dense product: 256 rows of `a` (at most 128 KB)
@@ -621,10 +621,12 @@ unsafe fn dense_with<V: Vector, const C: usize>(
 #[cfg(target_arch = "x86_64")]
 type Shape = (usize, usize, usize);
 
-/// One panel with AVX-512: blocks of 8 rows for panels of 1 or 2 vectors,
-/// 4 rows for 3 or 4 (at most 16 accumulators; measured on 256x6400x256
-/// and 6400x64x256 products, 4 x 4 reached 98-108 GFLOP/s where 8 x 2
-/// reached 85-96).
+/// One panel with AVX-512: blocks of 8 rows for panels of 1 to 3 vectors
+/// (at most 24 accumulators, 3 loads of `b` and a broadcast: 28 of the 32
+/// registers). Measured against panels of 4 vectors in blocks of 4 rows,
+/// alternating in one process: 8 x 3 was 15-35% faster on 16x128x128,
+/// 128x3200x128 (transposed left operand) and 32x256x256 products, and
+/// 3-10% slower on products only 16 or 32 terms deep.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn panel_avx512(
@@ -643,11 +645,9 @@ unsafe fn panel_avx512(
             (1, true) => rows_of_panel::<Zmm, 8, 1, true>(shape, a, b, c, t, acc),
             (2, false) => rows_of_panel::<Zmm, 8, 2, false>(shape, a, b, c, t, acc),
             (2, true) => rows_of_panel::<Zmm, 8, 2, true>(shape, a, b, c, t, acc),
-            (3, false) => rows_of_panel::<Zmm, 4, 3, false>(shape, a, b, c, t, acc),
-            (3, true) => rows_of_panel::<Zmm, 4, 3, true>(shape, a, b, c, t, acc),
-            (4, false) => rows_of_panel::<Zmm, 4, 4, false>(shape, a, b, c, t, acc),
-            (4, true) => rows_of_panel::<Zmm, 4, 4, true>(shape, a, b, c, t, acc),
-            _ => unreachable!("AVX-512 panels have 1 to 4 vectors"),
+            (3, false) => rows_of_panel::<Zmm, 8, 3, false>(shape, a, b, c, t, acc),
+            (3, true) => rows_of_panel::<Zmm, 8, 3, true>(shape, a, b, c, t, acc),
+            _ => unreachable!("AVX-512 panels have 1 to 3 vectors"),
         }
     }
 }
@@ -730,50 +730,75 @@ unsafe fn tile<V: Vector, const R: usize, const C: usize, const PARTIAL: bool>(
 ) {
     // SAFETY: see `dense_with`.
     unsafe {
-        let load = |p: *const f32, v: usize| {
-            if PARTIAL && v == C - 1 {
-                V::load_tail(p, tail)
-            } else {
-                V::load(p)
-            }
-        };
         let mut sums = [[V::zero(); C]; R];
         let mut a_col = a_rows;
         let mut b_row = b;
-        // One term `p`; a partial last vector of `b` is loaded whole when
-        // `whole` (see `Tail::whole_rows`): its extra lanes only reach
-        // lanes of `sums` that are never stored.
-        let mut add_term = |whole: bool| {
-            let mut row = [V::zero(); C];
-            for (v, x) in row.iter_mut().enumerate() {
-                let p = b_row.add(v * V::LANES);
-                *x = if whole { V::load(p) } else { load(p, v) };
-            }
-            for (r, sums) in sums.iter_mut().enumerate() {
-                let x = V::splat(*a_col.add(r * a.row_stride));
-                for (sum, &y) in sums.iter_mut().zip(&row) {
-                    *sum = x.mul_add(y, *sum);
-                }
-            }
-            a_col = a_col.add(a.col_stride);
-            b_row = b_row.add(n);
-        };
+        // A partial last vector of `b` is loaded whole in the first
+        // `whole_rows` terms (see `Tail::whole_rows`): its extra lanes only
+        // reach lanes of `sums` that are never stored.
         let whole_rows = if PARTIAL { tail.whole_rows.min(k) } else { k };
         for _ in 0..whole_rows {
-            add_term(true);
+            add_term::<V, R, C, false>(&mut sums, a_col, a.row_stride, b_row, tail);
+            a_col = a_col.add(a.col_stride);
+            b_row = b_row.add(n);
         }
         for _ in whole_rows..k {
-            add_term(false);
+            add_term::<V, R, C, PARTIAL>(&mut sums, a_col, a.row_stride, b_row, tail);
+            a_col = a_col.add(a.col_stride);
+            b_row = b_row.add(n);
         }
         for (r, sums) in sums.iter().enumerate() {
             for (v, &sum) in sums.iter().enumerate() {
                 let p = c.add(r * n + v * V::LANES);
-                let sum = if accumulate { load(p, v).add(sum) } else { sum };
-                if PARTIAL && v == C - 1 {
+                let partial = PARTIAL && v == C - 1;
+                let sum = if !accumulate {
+                    sum
+                } else if partial {
+                    V::load_tail(p, tail).add(sum)
+                } else {
+                    V::load(p).add(sum)
+                };
+                if partial {
                     sum.store_tail(p, tail);
                 } else {
                     sum.store(p);
                 }
+            }
+        }
+    }
+}
+
+/// Adds one term `p` to the `R x C` sums of [`tile`]: `a_col` points at
+/// `op(a)[i, p]` (rows `row_stride` apart), `b_row` at the panel's first
+/// column of row `p` of `b`. A named function rather than a closure, so
+/// that `#[inline(always)]` holds all the way down to the intrinsics (a
+/// closure left out of line lacks the caller's target features, and every
+/// intrinsic in it becomes a call: measured 50x slower). With `PARTIAL`,
+/// the last vector of the row of `b` is loaded masked.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn add_term<V: Vector, const R: usize, const C: usize, const PARTIAL: bool>(
+    sums: &mut [[V; C]; R],
+    a_col: *const f32,
+    row_stride: usize,
+    b_row: *const f32,
+    tail: Tail<V::Mask>,
+) {
+    // SAFETY: see `dense_with`.
+    unsafe {
+        let mut row = [V::zero(); C];
+        for (v, x) in row.iter_mut().enumerate() {
+            let p = b_row.add(v * V::LANES);
+            *x = if PARTIAL && v == C - 1 {
+                V::load_tail(p, tail)
+            } else {
+                V::load(p)
+            };
+        }
+        for (r, sums) in sums.iter_mut().enumerate() {
+            let x = V::splat(*a_col.add(r * row_stride));
+            for (sum, &y) in sums.iter_mut().zip(&row) {
+                *sum = x.mul_add(y, *sum);
             }
         }
     }
@@ -878,25 +903,21 @@ unsafe fn sparse_panel<V: Vector, const C: usize, const PARTIAL: bool>(
 ) {
     // SAFETY: see `sparse_with`.
     unsafe {
-        let load = |p: *const f32, v: usize| {
-            if PARTIAL && v == C - 1 {
-                V::load_tail(p, tail)
-            } else {
-                V::load(p)
-            }
-        };
-        let mut sums = [V::zero(); C];
+        let mut sums = [[V::zero(); C]; 1];
         for &(offset, x) in terms {
-            let x = V::splat(x);
-            let b_row = b.add(offset);
-            for (v, sum) in sums.iter_mut().enumerate() {
-                *sum = x.mul_add(load(b_row.add(v * V::LANES), v), *sum);
-            }
+            add_term::<V, 1, C, PARTIAL>(&mut sums, &x, 0, b.add(offset), tail);
         }
-        for (v, &sum) in sums.iter().enumerate() {
+        for (v, &sum) in sums[0].iter().enumerate() {
             let p = c.add(v * V::LANES);
-            let sum = if accumulate { load(p, v).add(sum) } else { sum };
-            if PARTIAL && v == C - 1 {
+            let partial = PARTIAL && v == C - 1;
+            let sum = if !accumulate {
+                sum
+            } else if partial {
+                V::load_tail(p, tail).add(sum)
+            } else {
+                V::load(p).add(sum)
+            };
+            if partial {
                 sum.store_tail(p, tail);
             } else {
                 sum.store(p);
@@ -960,6 +981,8 @@ mod tests {
                 (16, 128, 10),
                 (33, 40, 65),
                 (15, 6, 129),
+                (17, 130, 51),
+                (24, 200, 48),
             ] {
                 for transpose_lhs in [false, true] {
                     let a = data(m * k, (m * 31 + k) as u32);
