@@ -1,5 +1,6 @@
 //! Times one training step (forward + backward + Adam) of a preset on a
-//! backend: compile once, warm up, then the median of repeated steps.
+//! backend: compile once, warm up, then the median of repeated steps,
+//! timed in one block or in slices that alternate with other backends.
 
 use super::Preset;
 use crate::optim::Adam;
@@ -29,7 +30,7 @@ impl Default for MeasureOptions {
         MeasureOptions {
             threads: 1,
             warmup: 3,
-            max_steps: 100_000,
+            max_steps: 1_000_000,
             budget: Duration::from_secs(3),
             seed: 0,
         }
@@ -55,62 +56,112 @@ pub struct BenchResult {
     pub threads: usize,
 }
 
-/// Measures `preset` on `backend`.
+/// Measures `preset` on `backend`: one [`Measurement`] timed for the whole
+/// budget.
 pub fn measure(
     preset: &Preset,
     backend: BackendKind,
     options: &MeasureOptions,
 ) -> Result<BenchResult, TrainError> {
-    let network = preset.network(options.seed).map_err(TraceError::from)?;
-    let trace = preset.trace_options(&network);
-    let run = TrainerOptions {
-        backend,
-        threads: options.threads,
-        // Timed steps run like other frameworks run them: a step whose
-        // gradient is not finite still updates (see `diverges` below).
-        check_finite: false,
-        ..TrainerOptions::default()
-    };
-    let mut trainer = Trainer::new(&network, &trace, Box::new(Adam::new(1e-3)), None, &run)?;
-    let (inputs, targets) = preset.data(options.seed);
-    trainer.set_data(&inputs, &targets)?;
-    let initial = trainer.params().to_vec();
-    let first_loss = trainer.step()?.total();
-    // Some presets diverge at once: the recurrent one's spike counts feed
-    // back without bound and its first gradient is not finite, in Rockpool
-    // exactly as here. Its steps are then all timed from the initial
-    // parameters, so that each one does the work of a real step (with
-    // non-finite parameters every neuron falls silent).
-    let diverges = trainer.grads().iter().flatten().any(|g| !g.is_finite());
-    // Otherwise Adam at lr 1e-3 drives the 20 ms time constants through zero
-    // after about 20 steps; the parameters go back to their initial values
-    // every few steps, outside the timed region.
-    let reset_every = if diverges { 1 } else { RESET_EVERY };
-    trainer.set_params(&initial)?;
-    for _ in 1..options.warmup {
-        trainer.step()?;
-    }
-    let mut samples = Vec::new();
-    let started = Instant::now();
-    while samples.is_empty()
-        || (samples.len() < options.max_steps
-            && (samples.len() < 3 || started.elapsed() < options.budget))
-    {
-        if samples.len() % reset_every == 0 {
-            trainer.set_params(&initial)?;
+    let mut measurement = Measurement::prepare(preset, backend, options)?;
+    measurement.time_for(options.budget, options.max_steps)?;
+    Ok(measurement.result())
+}
+
+/// A compiled, warmed-up training step on one backend, timed in one or
+/// more slices. Timing several backends in alternating slices puts each
+/// through the same swings of a shared machine's load, so their ratio
+/// moves less than when each is timed in one block.
+pub struct Measurement {
+    trainer: Trainer,
+    /// The parameters the timed steps start from.
+    initial: Vec<Vec<f32>>,
+    /// Timed steps between resets of the parameters.
+    reset_every: usize,
+    samples: Vec<f64>,
+    first_loss: f32,
+    diverges: bool,
+}
+
+impl Measurement {
+    /// Compiles `preset` for `backend`, runs its first step and the
+    /// warm-up steps.
+    pub fn prepare(
+        preset: &Preset,
+        backend: BackendKind,
+        options: &MeasureOptions,
+    ) -> Result<Measurement, TrainError> {
+        let network = preset.network(options.seed).map_err(TraceError::from)?;
+        let trace = preset.trace_options(&network);
+        let run = TrainerOptions {
+            backend,
+            threads: options.threads,
+            // Timed steps run like other frameworks run them: a step whose
+            // gradient is not finite still updates (see `diverges` below).
+            check_finite: false,
+            ..TrainerOptions::default()
+        };
+        let mut trainer = Trainer::new(&network, &trace, Box::new(Adam::new(1e-3)), None, &run)?;
+        let (inputs, targets) = preset.data(options.seed);
+        trainer.set_data(&inputs, &targets)?;
+        let initial = trainer.params().to_vec();
+        let first_loss = trainer.step()?.total();
+        // Some presets diverge at once: the recurrent one's spike counts
+        // feed back without bound and its first gradient is not finite, in
+        // Rockpool exactly as here. Its steps are then all timed from the
+        // initial parameters, so that each one does the work of a real step
+        // (with non-finite parameters every neuron falls silent).
+        let diverges = trainer.grads().iter().flatten().any(|g| !g.is_finite());
+        // Otherwise Adam at lr 1e-3 drives the 20 ms time constants through
+        // zero after about 20 steps; the parameters go back to their
+        // initial values every few steps, outside the timed region.
+        let reset_every = if diverges { 1 } else { RESET_EVERY };
+        trainer.set_params(&initial)?;
+        for _ in 1..options.warmup {
+            trainer.step()?;
         }
-        let t = Instant::now();
-        trainer.step()?;
-        samples.push(t.elapsed().as_secs_f64());
+        Ok(Measurement {
+            trainer,
+            initial,
+            reset_every,
+            samples: Vec::new(),
+            first_loss,
+            diverges,
+        })
     }
-    samples.sort_by(f64::total_cmp);
-    Ok(BenchResult {
-        step_s: samples[samples.len() / 2],
-        compile_s: trainer.compile_seconds(),
-        samples: samples.len(),
-        tape_bytes_per_step: trainer.tape_bytes_per_step(),
-        first_loss,
-        diverges,
-        threads: trainer.threads(),
-    })
+
+    /// Times steps until `budget` is spent (after at least 3 steps in
+    /// all, and at least one in this slice) or until `max_steps` are timed
+    /// in all (one step is always timed in all).
+    pub fn time_for(&mut self, budget: Duration, max_steps: usize) -> Result<(), TrainError> {
+        let started = Instant::now();
+        let mut timed = 0;
+        while self.samples.is_empty()
+            || (self.samples.len() < max_steps
+                && (timed == 0 || self.samples.len() < 3 || started.elapsed() < budget))
+        {
+            if self.samples.len().is_multiple_of(self.reset_every) {
+                self.trainer.set_params(&self.initial)?;
+            }
+            let t = Instant::now();
+            self.trainer.step()?;
+            self.samples.push(t.elapsed().as_secs_f64());
+            timed += 1;
+        }
+        Ok(())
+    }
+
+    /// The median step and the rest of the report.
+    pub fn result(mut self) -> BenchResult {
+        self.samples.sort_by(f64::total_cmp);
+        BenchResult {
+            step_s: self.samples[self.samples.len() / 2],
+            compile_s: self.trainer.compile_seconds(),
+            samples: self.samples.len(),
+            tape_bytes_per_step: self.trainer.tape_bytes_per_step(),
+            first_loss: self.first_loss,
+            diverges: self.diverges,
+            threads: self.trainer.threads(),
+        }
+    }
 }

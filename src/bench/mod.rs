@@ -5,5 +5,5 @@
 mod measure;
 mod presets;
 
-pub use measure::{measure, BenchResult, MeasureOptions};
+pub use measure::{measure, BenchResult, MeasureOptions, Measurement};
 pub use presets::{Preset, PRESETS};

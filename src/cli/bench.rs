@@ -1,10 +1,14 @@
 //! `neurojit bench --preset NAME --backend jit --backend interp`: the same
 //! training step (forward + backward + Adam) on each backend, timed, with
 //! the ratio. `--json` adds one JSON object per preset as the last line.
+//!
+//! The backends are timed in alternating slices (`SLICES` each), so that
+//! on a shared machine both see the same swings of load and their ratio
+//! is taken over the same stretch of time.
 
 use anyhow::{anyhow, Result};
 use clap::Args;
-use neurojit::bench::{measure, BenchResult, MeasureOptions, Preset, PRESETS};
+use neurojit::bench::{BenchResult, MeasureOptions, Measurement, Preset, PRESETS};
 use neurojit_runtime::BackendKind;
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
@@ -21,16 +25,20 @@ pub struct BenchArgs {
     /// Worker threads (the batch is split across them).
     #[arg(long, default_value_t = 1, value_parser = super::at_least_one)]
     threads: usize,
-    /// Seconds of timed steps per backend (at least 3 steps are timed).
+    /// Seconds of timed steps per backend, in slices alternating between
+    /// the backends (at least 3 steps are timed).
     #[arg(long, default_value = "3", value_parser = seconds, allow_negative_numbers = true)]
     seconds: Duration,
     /// At most this many timed steps per backend.
-    #[arg(long, default_value_t = 100_000, value_parser = super::at_least_one)]
+    #[arg(long, default_value_t = 1_000_000, value_parser = super::at_least_one)]
     max_steps: usize,
     /// Print one JSON object per preset on the last line(s).
     #[arg(long)]
     json: bool,
 }
+
+/// Timing slices per backend, alternating between the backends.
+const SLICES: u32 = 5;
 
 pub(super) fn preset_names() -> Vec<&'static str> {
     PRESETS.iter().map(|p| p.name).collect()
@@ -58,10 +66,19 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             "preset {} (batch {}, T {})",
             preset.name, preset.batch, preset.steps
         );
-        let mut results: Vec<(BackendKind, BenchResult)> = Vec::new();
+        let mut measurements = Vec::new();
         for backend in &args.backend {
             let kind = BackendKind::parse(backend).expect("clap checked the name");
-            let r = measure(&preset, kind, &options)?;
+            measurements.push((kind, Measurement::prepare(&preset, kind, &options)?));
+        }
+        for _ in 0..SLICES {
+            for (_, m) in &mut measurements {
+                m.time_for(args.seconds / SLICES, args.max_steps)?;
+            }
+        }
+        let mut results: Vec<(BackendKind, BenchResult)> = Vec::new();
+        for (kind, m) in measurements {
+            let r = m.result();
             println!(
                 "  {:<6} step {:>10.3} ms   compile {:>8.2} ms   tape {} B/step   ({} thread{}, {} samples, first loss {:.6}{})",
                 kind.name(),

@@ -456,8 +456,13 @@ impl Vector for Ymm {
 const AVX512_VECTORS: usize = 3;
 #[cfg(target_arch = "x86_64")]
 const AVX2_VECTORS: usize = 2;
+/// Tiles at least this many vectors wide address the rows of `a` as LLVM
+/// likes (see [`row_offsets`]); narrower ones through offsets in registers.
+#[cfg(target_arch = "x86_64")]
+const WIDE_TILE: usize = 3;
 /// Terms (`p`) per chunk of the dense product: a panel of `b` (at most
-/// 128 rows of 48 floats, 24 KB) fits in the L1 cache.
+/// 128 rows of 48 floats, 24 KB of data; up to 32 KB of cache lines when
+/// rows do not start on a line) fits in the L1 cache.
 #[cfg(target_arch = "x86_64")]
 const DEPTH_CHUNK: usize = 128;
 /// Rows per chunk of the dense product: 256 rows of `a` (at most 128 KB)
@@ -624,9 +629,10 @@ type Shape = (usize, usize, usize);
 /// One panel with AVX-512: blocks of 8 rows for panels of 1 to 3 vectors
 /// (at most 24 accumulators, 3 loads of `b` and a broadcast: 28 of the 32
 /// registers). Measured against panels of 4 vectors in blocks of 4 rows,
-/// alternating in one process: 8 x 3 was 15-35% faster on 16x128x128,
-/// 128x3200x128 (transposed left operand) and 32x256x256 products, and
-/// 3-10% slower on products only 16 or 32 terms deep.
+/// alternating in one process (see docs/performance.md): 8 x 3 took 15-38%
+/// less time on 16x128x128, 128x3200x128 (transposed left operand) and
+/// 32x256x256 products, and up to 10% more on products only 16 or 32
+/// terms deep.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn panel_avx512(
@@ -691,7 +697,7 @@ unsafe fn rows_of_panel<V: Vector, const R: usize, const C: usize, const PARTIAL
     accumulate: bool,
 ) {
     let mut i = 0;
-    // SAFETY: see `dense_with`; each call covers rows `i..i + height`.
+    // SAFETY: see `dense_with`; each call covers rows `i..i + R` (or 4, 2, 1).
     unsafe {
         let at = |i: usize| a.ptr.add(i * a.row_stride);
         while i + R <= m {
@@ -749,42 +755,30 @@ unsafe fn tile<V: Vector, const R: usize, const C: usize, const PARTIAL: bool>(
             b_row = b_row.add(n);
         }
         for (r, sums) in sums.iter().enumerate() {
-            for (v, &sum) in sums.iter().enumerate() {
-                let p = c.add(r * n + v * V::LANES);
-                let partial = PARTIAL && v == C - 1;
-                let sum = if !accumulate {
-                    sum
-                } else if partial {
-                    V::load_tail(p, tail).add(sum)
-                } else {
-                    V::load(p).add(sum)
-                };
-                if partial {
-                    sum.store_tail(p, tail);
-                } else {
-                    sum.store(p);
-                }
-            }
+            store_sums::<V, C, PARTIAL>(sums, c.add(r * n), tail, accumulate);
         }
     }
 }
 
 /// The byte offsets of `R` rows of `op(a)`, `row_stride` floats apart.
 ///
-/// For tiles narrower than 3 vectors they are hidden from the optimiser
-/// (`black_box`), so that each stays in a register and every broadcast of
-/// `a` is one `base + offset` load. Otherwise LLVM walks the rows with a
-/// chain of additions, one per row, and a term of an 8 x 1 tile waits ~8
-/// cycles for its addresses instead of ~4 for its multiply-adds (measured:
-/// 16x128 @ 128x10 from 0.77 to 0.50 µs, 16x64 @ 64x10 from 0.39 to 0.27
-/// µs). Wider tiles have enough multiply-adds per term to hide the chain,
-/// and the registers the offsets would take.
+/// For tiles narrower than [`WIDE_TILE`] vectors they are hidden from the
+/// optimiser (`black_box`), so that each stays in a general-purpose
+/// register and every broadcast of `a` is one `base + offset` load.
+/// Otherwise LLVM walks the rows with a chain of additions, one per row,
+/// which an 8 x 1 tile (8 multiply-adds per term) cannot hide (measured on
+/// AVX-512 in three runs: 16x128 @ 128x10 from 0.76-0.88 to 0.50-0.80 µs,
+/// 16x64 @ 64x10 from 0.39-0.47 to 0.27-0.44 µs). Wide tiles keep the
+/// chain behind their 24 multiply-adds per term, and with R more live
+/// registers their loop would run short of general-purpose registers (not
+/// measured). This is a hint to code generation: a compiler update could
+/// undo it without changing any result, only the speed.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn row_offsets<const R: usize, const C: usize>(row_stride: usize) -> [usize; R] {
     let bytes = row_stride * std::mem::size_of::<f32>();
     std::array::from_fn(|r| {
-        if C < 3 {
+        if C < WIDE_TILE {
             std::hint::black_box(r * bytes)
         } else {
             r * bytes
@@ -794,12 +788,19 @@ fn row_offsets<const R: usize, const C: usize>(row_stride: usize) -> [usize; R] 
 
 /// Adds one term `p` to the `R x C` sums of [`tile`]: row `r` of the
 /// term's column of `op(a)` is at `a_col` plus `offsets[r]` bytes,
-/// `b_row` points at the panel's first column of row `p` of `b`. A named
-/// function rather than a closure, so that `#[inline(always)]` holds all
-/// the way down to the intrinsics (a closure left out of line lacks the
-/// caller's target features, and every intrinsic in it becomes a call:
-/// measured 50x slower). With `PARTIAL`, the last vector of the row of `b`
-/// is loaded masked.
+/// `b_row` points at the panel's first column of row `p` of `b`. With
+/// `PARTIAL`, the last vector of the row of `b` is loaded masked.
+///
+/// A named function rather than a closure, so that `#[inline(always)]`
+/// reaches down to the intrinsics: a closure written in `tile` has only
+/// `tile`'s target features (none of its own; it is inlined into the
+/// `avx512f` or `avx2` panel functions), so when LLVM left such a closure
+/// out of line every intrinsic in it became a call (measured in a build
+/// with more kernel instantiations: 2 GFLOP/s instead of ~100).
+///
+/// # Safety
+/// As for the callers (`dense_with`, `sparse_with`): `a_col + offsets[r]`
+/// and the `C` vectors from `b_row` are readable.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn add_term<V: Vector, const R: usize, const C: usize, const PARTIAL: bool>(
@@ -809,7 +810,7 @@ unsafe fn add_term<V: Vector, const R: usize, const C: usize, const PARTIAL: boo
     b_row: *const f32,
     tail: Tail<V::Mask>,
 ) {
-    // SAFETY: see `dense_with`.
+    // SAFETY: see above.
     unsafe {
         let mut row = [V::zero(); C];
         for (v, x) in row.iter_mut().enumerate() {
@@ -824,6 +825,41 @@ unsafe fn add_term<V: Vector, const R: usize, const C: usize, const PARTIAL: boo
             let x = V::splat(*a_col.byte_add(offset));
             for (sum, &y) in sums.iter_mut().zip(&row) {
                 *sum = x.mul_add(y, *sum);
+            }
+        }
+    }
+}
+
+/// Writes one row of `C` sums to `c` (adds them to what is there when
+/// `accumulate`), the last vector masked with `PARTIAL`.
+///
+/// # Safety
+/// The `C` vectors at `c` (the last one partial with `PARTIAL`) are
+/// writable.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn store_sums<V: Vector, const C: usize, const PARTIAL: bool>(
+    sums: &[V; C],
+    c: *mut f32,
+    tail: Tail<V::Mask>,
+    accumulate: bool,
+) {
+    // SAFETY: see above.
+    unsafe {
+        for (v, &sum) in sums.iter().enumerate() {
+            let p = c.add(v * V::LANES);
+            let partial = PARTIAL && v == C - 1;
+            let sum = if !accumulate {
+                sum
+            } else if partial {
+                V::load_tail(p, tail).add(sum)
+            } else {
+                V::load(p).add(sum)
+            };
+            if partial {
+                sum.store_tail(p, tail);
+            } else {
+                sum.store(p);
             }
         }
     }
@@ -915,8 +951,8 @@ unsafe fn gather_row<V: Vector>(
     count
 }
 
-/// `C` vectors of one row of `c`: the sum over `terms` (offsets `p * n`
-/// of rows of `b`, and the factors `a[i, p]`) of `x * b[p, panel]`.
+/// `C` vectors of one row of `c`: the sum over `terms` (float offsets
+/// `p * n` of rows of `b`, and the factors `a[i, p]`) of `x * b[p, panel]`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn sparse_panel<V: Vector, const C: usize, const PARTIAL: bool>(
@@ -929,25 +965,11 @@ unsafe fn sparse_panel<V: Vector, const C: usize, const PARTIAL: bool>(
     // SAFETY: see `sparse_with`.
     unsafe {
         let mut sums = [[V::zero(); C]; 1];
-        for &(offset, x) in terms {
-            add_term::<V, 1, C, PARTIAL>(&mut sums, &x, &[0], b.add(offset), tail);
+        for &(b_offset, x) in terms {
+            // A one-row tile: `x` stands in for the term's column of `a`.
+            add_term::<V, 1, C, PARTIAL>(&mut sums, &x, &[0], b.add(b_offset), tail);
         }
-        for (v, &sum) in sums[0].iter().enumerate() {
-            let p = c.add(v * V::LANES);
-            let partial = PARTIAL && v == C - 1;
-            let sum = if !accumulate {
-                sum
-            } else if partial {
-                V::load_tail(p, tail).add(sum)
-            } else {
-                V::load(p).add(sum)
-            };
-            if partial {
-                sum.store_tail(p, tail);
-            } else {
-                sum.store(p);
-            }
-        }
+        store_sums::<V, C, PARTIAL>(&sums[0], c, tail, accumulate);
     }
 }
 
@@ -955,7 +977,8 @@ unsafe fn sparse_panel<V: Vector, const C: usize, const PARTIAL: bool>(
 mod tests {
     use super::*;
 
-    /// Every kernel set this host can run.
+    /// Every kernel set this host can run (a host without AVX-512 checks
+    /// only the AVX2 kernels).
     fn host_simds() -> Vec<Simd> {
         let mut simds = Vec::new();
         #[cfg(target_arch = "x86_64")]
@@ -1006,8 +1029,19 @@ mod tests {
                 (16, 128, 10),
                 (33, 40, 65),
                 (15, 6, 129),
+                // Deeper than one chunk of terms (`DEPTH_CHUNK`): 8 x 3
+                // tiles then a partial vector, one leftover row.
                 (17, 130, 51),
+                // Whole 3-vector panels, 8-row blocks only.
                 (24, 200, 48),
+                // A partial 3-vector panel, rows in blocks of 8, 4, 2, 1,
+                // over a second chunk of terms.
+                (15, 131, 47),
+                // 3- and 2-vector panels (AVX-512) or 2-vector panels in
+                // blocks of 6 (AVX2), over two chunks.
+                (12, 129, 80),
+                // More rows than one chunk of rows (`ROW_CHUNK`).
+                (260, 3, 20),
             ] {
                 for transpose_lhs in [false, true] {
                     let a = data(m * k, (m * 31 + k) as u32);
