@@ -12,7 +12,7 @@
 //! compiling over interpreting.
 
 use anyhow::{anyhow, ensure, Result};
-use neurojit::bench::{measure, BenchResult, MeasureOptions, Preset, PRESETS};
+use neurojit::bench::{measure_alternating, BenchResult, MeasureOptions, Preset, PRESETS};
 use neurojit_runtime::BackendKind;
 use std::time::Duration;
 
@@ -54,10 +54,12 @@ fn main() -> Result<()> {
     }
     println!();
     println!("backend   step (ms)   compile (ms)   tape (B/step)   samples   first loss");
-    let jit = measure(&preset, BackendKind::Jit, &options)?;
-    print_row("jit", &jit);
-    let interp = measure(&preset, BackendKind::Interp, &options)?;
-    print_row("interp", &interp);
+    // Timed in alternating slices, so both see the same machine load.
+    let measured =
+        measure_alternating(&preset, &[BackendKind::Jit, BackendKind::Interp], &options)?;
+    let (jit, interp) = (&measured[0], &measured[1]);
+    print_row("jit", jit);
+    print_row("interp", interp);
 
     let ratio = interp.step_s / jit.step_s;
     println!("\nratio interp/jit: {ratio:.1}x");

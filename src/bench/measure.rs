@@ -1,6 +1,6 @@
 //! Times one training step (forward + backward + Adam) of a preset on a
 //! backend: compile once, warm up, then the median of repeated steps,
-//! timed in one block or in slices that alternate with other backends.
+//! timed in slices that alternate with the other backends measured.
 
 use super::Preset;
 use crate::optim::Adam;
@@ -56,23 +56,43 @@ pub struct BenchResult {
     pub threads: usize,
 }
 
-/// Measures `preset` on `backend`: one [`Measurement`] timed for the whole
-/// budget.
+/// Timing slices per backend, alternating between the backends.
+const SLICES: u32 = 5;
+
+/// Measures `preset` on `backend`.
 pub fn measure(
     preset: &Preset,
     backend: BackendKind,
     options: &MeasureOptions,
 ) -> Result<BenchResult, TrainError> {
-    let mut measurement = Measurement::prepare(preset, backend, options)?;
-    measurement.time_for(options.budget, options.max_steps)?;
-    Ok(measurement.result())
+    let mut results = measure_alternating(preset, &[backend], options)?;
+    Ok(results.remove(0))
 }
 
-/// A compiled, warmed-up training step on one backend, timed in one or
-/// more slices. Timing several backends in alternating slices puts each
-/// through the same swings of a shared machine's load, so their ratio
-/// moves less than when each is timed in one block.
-pub struct Measurement {
+/// Measures `preset` on each of `backends` (results in the same order):
+/// all are compiled and warmed up first, then timed in `SLICES`
+/// alternating slices of `options.budget / SLICES` each. On a shared
+/// machine every backend then sees the same swings of load, and their
+/// ratio moves less than when each is timed in one block.
+pub fn measure_alternating(
+    preset: &Preset,
+    backends: &[BackendKind],
+    options: &MeasureOptions,
+) -> Result<Vec<BenchResult>, TrainError> {
+    let mut measurements = backends
+        .iter()
+        .map(|&backend| Measurement::prepare(preset, backend, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    for _ in 0..SLICES {
+        for m in &mut measurements {
+            m.time_for(options.budget / SLICES, options.max_steps)?;
+        }
+    }
+    Ok(measurements.into_iter().map(Measurement::result).collect())
+}
+
+/// A compiled, warmed-up training step on one backend, timed in slices.
+struct Measurement {
     trainer: Trainer,
     /// The parameters the timed steps start from.
     initial: Vec<Vec<f32>>,
@@ -86,7 +106,7 @@ pub struct Measurement {
 impl Measurement {
     /// Compiles `preset` for `backend`, runs its first step and the
     /// warm-up steps.
-    pub fn prepare(
+    fn prepare(
         preset: &Preset,
         backend: BackendKind,
         options: &MeasureOptions,
@@ -133,7 +153,7 @@ impl Measurement {
     /// Times steps until `budget` is spent (after at least 3 steps in
     /// all, and at least one in this slice) or until `max_steps` are timed
     /// in all (one step is always timed in all).
-    pub fn time_for(&mut self, budget: Duration, max_steps: usize) -> Result<(), TrainError> {
+    fn time_for(&mut self, budget: Duration, max_steps: usize) -> Result<(), TrainError> {
         let started = Instant::now();
         let mut timed = 0;
         while self.samples.is_empty()
@@ -152,7 +172,7 @@ impl Measurement {
     }
 
     /// The median step and the rest of the report.
-    pub fn result(mut self) -> BenchResult {
+    fn result(mut self) -> BenchResult {
         self.samples.sort_by(f64::total_cmp);
         BenchResult {
             step_s: self.samples[self.samples.len() / 2],

@@ -5,5 +5,5 @@
 mod measure;
 mod presets;
 
-pub use measure::{measure, BenchResult, MeasureOptions, Measurement};
+pub use measure::{measure, measure_alternating, BenchResult, MeasureOptions};
 pub use presets::{Preset, PRESETS};

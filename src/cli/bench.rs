@@ -1,14 +1,12 @@
 //! `neurojit bench --preset NAME --backend jit --backend interp`: the same
 //! training step (forward + backward + Adam) on each backend, timed, with
 //! the ratio. `--json` adds one JSON object per preset as the last line.
-//!
-//! The backends are timed in alternating slices (`SLICES` each), so that
-//! on a shared machine both see the same swings of load and their ratio
-//! is taken over the same stretch of time.
+//! The backends are timed in alternating slices (see
+//! `neurojit::bench::measure_alternating`).
 
 use anyhow::{anyhow, Result};
 use clap::Args;
-use neurojit::bench::{BenchResult, MeasureOptions, Measurement, Preset, PRESETS};
+use neurojit::bench::{measure_alternating, BenchResult, MeasureOptions, Preset, PRESETS};
 use neurojit_runtime::BackendKind;
 use serde_json::{json, Map, Value};
 use std::process::ExitCode;
@@ -37,9 +35,6 @@ pub struct BenchArgs {
     json: bool,
 }
 
-/// Timing slices per backend, alternating between the backends.
-const SLICES: u32 = 5;
-
 pub(super) fn preset_names() -> Vec<&'static str> {
     PRESETS.iter().map(|p| p.name).collect()
 }
@@ -66,19 +61,14 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             "preset {} (batch {}, T {})",
             preset.name, preset.batch, preset.steps
         );
-        let mut measurements = Vec::new();
-        for backend in &args.backend {
-            let kind = BackendKind::parse(backend).expect("clap checked the name");
-            measurements.push((kind, Measurement::prepare(&preset, kind, &options)?));
-        }
-        for _ in 0..SLICES {
-            for (_, m) in &mut measurements {
-                m.time_for(args.seconds / SLICES, args.max_steps)?;
-            }
-        }
+        let kinds: Vec<BackendKind> = args
+            .backend
+            .iter()
+            .map(|name| BackendKind::parse(name).expect("clap checked the name"))
+            .collect();
+        let measured = measure_alternating(&preset, &kinds, &options)?;
         let mut results: Vec<(BackendKind, BenchResult)> = Vec::new();
-        for (kind, m) in measurements {
-            let r = m.result();
+        for (kind, r) in kinds.into_iter().zip(measured) {
             println!(
                 "  {:<6} step {:>10.3} ms   compile {:>8.2} ms   tape {} B/step   ({} thread{}, {} samples, first loss {:.6}{})",
                 kind.name(),
