@@ -929,3 +929,45 @@ fn jit_sums_start_from_negative_zero_like_the_interpreter() {
         }
     }
 }
+
+#[test]
+fn jit_negation_and_absolute_value_touch_only_the_sign_bit() {
+    // The JIT flips or clears the sign bit with a bitwise operation; the
+    // interpreter uses Rust's `-x` and `abs`. Both must give the same bits
+    // for zeros, infinities, subnormals and NaNs, in whole vectors and in
+    // the partial last one (7 elements).
+    let specials = [
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::from_bits(1),
+        -f32::MIN_POSITIVE / 4.0,
+        f32::NAN,
+    ];
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[specials.len()]);
+    let negated = g.neg(x);
+    let magnitude = g.abs(x);
+    record(&mut g, negated);
+    record(&mut g, magnitude);
+    let backends: [&dyn Backend; 2] = [&Interpreter, &Jit::new()];
+    let results: Vec<Vec<Vec<u32>>> = backends
+        .iter()
+        .map(|backend| {
+            let kernel = backend.compile(&g).unwrap();
+            let mut outs = vec![vec![1.0f32; specials.len()]; 2];
+            let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+            kernel.run(&[&specials], &mut views).unwrap();
+            outs.iter()
+                .map(|o| o.iter().map(|x| x.to_bits()).collect())
+                .collect()
+        })
+        .collect();
+    let expected_neg: Vec<u32> = specials.iter().map(|x| x.to_bits() ^ 0x8000_0000).collect();
+    let expected_abs: Vec<u32> = specials.iter().map(|x| x.to_bits() & 0x7fff_ffff).collect();
+    for result in &results {
+        assert_eq!(result[0], expected_neg);
+        assert_eq!(result[1], expected_abs);
+    }
+}

@@ -162,11 +162,18 @@ impl<'a> Simd<'a> {
     pub fn div(self, b: &mut FunctionBuilder, x: Value, y: Value) -> Value {
         b.ins().fdiv(x, y)
     }
+    /// `x` with its sign bits flipped. Cranelift's own `fneg` builds the
+    /// sign mask in registers at every use (compare, shift, then xor: three
+    /// instructions); here the mask is a constant (see `constants.rs`):
+    /// one load, one xor.
     pub fn neg(self, b: &mut FunctionBuilder, x: Value) -> Value {
-        b.ins().fneg(x)
+        let sign = self.constant(b, -0.0);
+        b.ins().bxor(x, sign)
     }
+    /// `x` with its sign bits cleared (as `neg`, one `and` with a constant).
     pub fn abs(self, b: &mut FunctionBuilder, x: Value) -> Value {
-        b.ins().fabs(x)
+        let magnitude = self.constant(b, f32::from_bits(0x7fff_ffff));
+        b.ins().band(x, magnitude)
     }
     pub fn sqrt(self, b: &mut FunctionBuilder, x: Value) -> Value {
         b.ins().sqrt(x)
