@@ -285,6 +285,7 @@ proptest! {
         let jit = Jit::with_options(JitOptions {
             exact_matmul: true,
             sparse_spikes: false,
+            verify_ir: true,
             ..JitOptions::default()
         });
         let (expected, got) = run_both(&built, &jit);
@@ -298,7 +299,8 @@ proptest! {
     #[test]
     fn jit_random_smooth_graphs_match_within_tolerance(r in recipe()) {
         let built = build(&r, Mode::Smooth);
-        for options in [JitOptions::default(), JitOptions { packed_gemm_from: 0, contract_fma: true, ..JitOptions::default() }] {
+        let verified = JitOptions { verify_ir: true, ..JitOptions::default() };
+        for options in [verified, JitOptions { packed_gemm_from: 0, contract_fma: true, ..verified }] {
             let (expected, got) = run_both(&built, &Jit::with_options(options));
             for (i, _) in built.graph.outputs().iter().enumerate() {
                 let scale = expected[i].iter().fold(1.0f32, |m, x| m.max(x.abs()));

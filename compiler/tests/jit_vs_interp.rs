@@ -86,9 +86,13 @@ fn compare_with(graph: &Graph, args: &[Vec<f32>], tols: &[Tol], jit: &Jit) {
     }
 }
 
-/// The option sets every hand-written graph is also run under.
+/// The option sets every hand-written graph is also run under (each with
+/// Cranelift's verifier on, which release builds leave off by default).
 fn option_variants() -> Vec<JitOptions> {
-    let base = JitOptions::default();
+    let base = JitOptions {
+        verify_ir: true,
+        ..JitOptions::default()
+    };
     vec![
         base,
         JitOptions {

@@ -97,6 +97,13 @@ pub struct JitOptions {
     /// are (see `matmul_shims.rs`; differs from the interpreter only where
     /// the right operand holds an infinity or NaN).
     pub sparse_spikes: bool,
+    /// Run Cranelift's verifier on each kernel's IR before compiling it,
+    /// turning a malformed kernel (a bug in the lowering, never in the
+    /// user's graph, which is checked before) into a compile error. On in
+    /// debug builds and in the JIT's differential tests; off by default in
+    /// release builds, where it took 19-35% of the compile time of the
+    /// benchmark presets (see docs/performance.md).
+    pub verify_ir: bool,
 }
 
 impl Default for JitOptions {
@@ -109,6 +116,7 @@ impl Default for JitOptions {
             exact_matmul: false,
             packed_gemm_from: usize::MAX,
             sparse_spikes: true,
+            verify_ir: cfg!(debug_assertions),
         }
     }
 }

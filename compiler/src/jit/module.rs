@@ -77,6 +77,8 @@ fn host_isa() -> Result<OwnedTargetIsa, CompileError> {
             ("opt_level", "speed"),
             ("use_colocated_libcalls", "false"),
             ("is_pic", "false"),
+            // Verification is `JitOptions::verify_ir`'s choice, per kernel.
+            ("enable_verifier", "false"),
         ] {
             flags.set(name, value).map_err(|e| e.to_string())?;
         }
@@ -136,6 +138,10 @@ pub(crate) fn compile(
     } else {
         String::new()
     };
+    if options.verify_ir {
+        cranelift_codegen::verify_function(&ctx.func, module.isa())
+            .map_err(|e| codegen_error("verifying the generated code", e))?;
+    }
     ctx.set_disasm(listing);
     module
         .define_function(kernel_id, &mut ctx)
