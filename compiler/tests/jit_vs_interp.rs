@@ -47,29 +47,37 @@ fn same(a: f32, b: f32) -> bool {
     a == b || (a.is_nan() && b.is_nan())
 }
 
+/// Compiles `graph` on `backend` and runs it on `args`, each output buffer
+/// first filled with `fill(output index, element index)`.
+fn outputs_of(
+    backend: &dyn Backend,
+    graph: &Graph,
+    args: &[Vec<f32>],
+    fill: impl Fn(usize, usize) -> f32,
+) -> Vec<Vec<f32>> {
+    let arg_refs: Vec<&[f32]> = args.iter().map(|a| a.as_slice()).collect();
+    let kernel = backend.compile(graph).expect("compiles");
+    let mut outs: Vec<Vec<f32>> = graph
+        .outputs()
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            (0..graph.shape(o.value).numel())
+                .map(|j| fill(i, j))
+                .collect()
+        })
+        .collect();
+    let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    kernel.run(&arg_refs, &mut views).expect("runs");
+    outs
+}
+
 /// Runs `graph` through both backends (outputs pre-filled with the same
 /// nonzero values, so accumulation is tested) and compares each output.
 fn compare_with(graph: &Graph, args: &[Vec<f32>], tols: &[Tol], jit: &Jit) {
-    let arg_refs: Vec<&[f32]> = args.iter().map(|a| a.as_slice()).collect();
-    let fill = |o: &Output, i: usize| -> Vec<f32> {
-        (0..graph.shape(o.value).numel())
-            .map(|j| 0.25 * ((i + j) % 5) as f32 - 0.5)
-            .collect()
-    };
-    let run = |backend: &dyn Backend| -> Vec<Vec<f32>> {
-        let kernel = backend.compile(graph).expect("compiles");
-        let mut outs: Vec<Vec<f32>> = graph
-            .outputs()
-            .iter()
-            .enumerate()
-            .map(|(i, o)| fill(o, i))
-            .collect();
-        let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-        kernel.run(&arg_refs, &mut views).expect("runs");
-        outs
-    };
-    let expected = run(&Interpreter);
-    let got = run(jit);
+    let fill = |i: usize, j: usize| 0.25 * ((i + j) % 5) as f32 - 0.5;
+    let expected = outputs_of(&Interpreter, graph, args, fill);
+    let got = outputs_of(jit, graph, args, fill);
     for (i, out) in graph.outputs().iter().enumerate() {
         let tol = tols[i.min(tols.len() - 1)];
         for (j, (&g, &e)) in got[i].iter().zip(&expected[i]).enumerate() {
@@ -911,17 +919,9 @@ fn jit_sums_start_from_negative_zero_like_the_interpreter() {
         record(&mut g, empty_sum);
         let n: usize = dims.iter().product();
         let args = [Data::new(5).vec(n, 0.0, 2.0), Vec::new()];
-        let arg_refs: Vec<&[f32]> = args.iter().map(|a| a.as_slice()).collect();
         let backends: [&dyn Backend; 2] = [&Interpreter, &Jit::new()];
         for backend in backends {
-            let kernel = backend.compile(&g).unwrap();
-            let mut outs: Vec<Vec<f32>> = g
-                .outputs()
-                .iter()
-                .map(|o| vec![1.0; g.shape(o.value).numel()])
-                .collect();
-            let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-            kernel.run(&arg_refs, &mut views).unwrap();
+            let outs = outputs_of(backend, &g, &args, |_, _| 1.0);
             let (sums, empty) = outs.split_at(outs.len() - 1);
             for sum in sums {
                 assert!(
@@ -955,23 +955,13 @@ fn jit_negation_and_absolute_value_touch_only_the_sign_bit() {
     let magnitude = g.abs(x);
     record(&mut g, negated);
     record(&mut g, magnitude);
-    let backends: [&dyn Backend; 2] = [&Interpreter, &Jit::new()];
-    let results: Vec<Vec<Vec<u32>>> = backends
-        .iter()
-        .map(|backend| {
-            let kernel = backend.compile(&g).unwrap();
-            let mut outs = vec![vec![1.0f32; specials.len()]; 2];
-            let mut views: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-            kernel.run(&[&specials], &mut views).unwrap();
-            outs.iter()
-                .map(|o| o.iter().map(|x| x.to_bits()).collect())
-                .collect()
-        })
-        .collect();
     let expected_neg: Vec<u32> = specials.iter().map(|x| x.to_bits() ^ 0x8000_0000).collect();
     let expected_abs: Vec<u32> = specials.iter().map(|x| x.to_bits() & 0x7fff_ffff).collect();
-    for result in &results {
-        assert_eq!(result[0], expected_neg);
-        assert_eq!(result[1], expected_abs);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+    let backends: [&dyn Backend; 2] = [&Interpreter, &Jit::new()];
+    for backend in backends {
+        let outs = outputs_of(backend, &g, &[specials.to_vec()], |_, _| 1.0);
+        assert_eq!(bits(&outs[0]), expected_neg);
+        assert_eq!(bits(&outs[1]), expected_abs);
     }
 }

@@ -54,6 +54,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         max_steps: args.max_steps,
         ..MeasureOptions::default()
     };
+    let kinds: Vec<BackendKind> = args
+        .backend
+        .iter()
+        .map(|name| BackendKind::parse(name).expect("clap checked the name"))
+        .collect();
     let mut lines = Vec::new();
     for name in &args.preset {
         let preset = Preset::named(name).ok_or_else(|| anyhow!("unknown preset {name}"))?;
@@ -61,14 +66,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             "preset {} (batch {}, T {})",
             preset.name, preset.batch, preset.steps
         );
-        let kinds: Vec<BackendKind> = args
-            .backend
-            .iter()
-            .map(|name| BackendKind::parse(name).expect("clap checked the name"))
-            .collect();
         let measured = measure_alternating(&preset, &kinds, &options)?;
         let mut results: Vec<(BackendKind, BenchResult)> = Vec::new();
-        for (kind, r) in kinds.into_iter().zip(measured) {
+        for (&kind, r) in kinds.iter().zip(measured) {
             println!(
                 "  {:<6} step {:>10.3} ms   compile {:>8.2} ms   tape {} B/step   ({} thread{}, {} samples, first loss {:.6}{})",
                 kind.name(),
