@@ -938,8 +938,8 @@ fn jit_sums_start_from_negative_zero_like_the_interpreter() {
 fn jit_negation_and_absolute_value_touch_only_the_sign_bit() {
     // The JIT flips or clears the sign bit with a bitwise operation; the
     // interpreter uses Rust's `-x` and `abs`. Both must give the same bits
-    // for zeros, infinities, subnormals and NaNs, in whole vectors and in
-    // the partial last one (7 elements).
+    // for zeros, infinities, subnormals and NaNs, in whole vectors, in the
+    // last one that overlaps them (7 elements) and in a partial one (3).
     let specials = [
         0.0,
         -0.0,
@@ -949,19 +949,22 @@ fn jit_negation_and_absolute_value_touch_only_the_sign_bit() {
         -f32::MIN_POSITIVE / 4.0,
         f32::NAN,
     ];
-    let mut g = Graph::new();
-    let x = input(&mut g, 0, &[specials.len()]);
-    let negated = g.neg(x);
-    let magnitude = g.abs(x);
-    record(&mut g, negated);
-    record(&mut g, magnitude);
-    let expected_neg: Vec<u32> = specials.iter().map(|x| x.to_bits() ^ 0x8000_0000).collect();
-    let expected_abs: Vec<u32> = specials.iter().map(|x| x.to_bits() & 0x7fff_ffff).collect();
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
-    let backends: [&dyn Backend; 2] = [&Interpreter, &Jit::new()];
-    for backend in backends {
-        let outs = outputs_of(backend, &g, &[specials.to_vec()], |_, _| 1.0);
-        assert_eq!(bits(&outs[0]), expected_neg);
-        assert_eq!(bits(&outs[1]), expected_abs);
+    for len in [specials.len(), 3] {
+        let values = &specials[specials.len() - len..];
+        let mut g = Graph::new();
+        let x = input(&mut g, 0, &[len]);
+        let negated = g.neg(x);
+        let magnitude = g.abs(x);
+        record(&mut g, negated);
+        record(&mut g, magnitude);
+        let expected_neg: Vec<u32> = values.iter().map(|x| x.to_bits() ^ 0x8000_0000).collect();
+        let expected_abs: Vec<u32> = values.iter().map(|x| x.to_bits() & 0x7fff_ffff).collect();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let backends: [&dyn Backend; 2] = [&Interpreter, &Jit::new()];
+        for backend in backends {
+            let outs = outputs_of(backend, &g, &[values.to_vec()], |_, _| 1.0);
+            assert_eq!(bits(&outs[0]), expected_neg, "{len} elements");
+            assert_eq!(bits(&outs[1]), expected_abs, "{len} elements");
+        }
     }
 }

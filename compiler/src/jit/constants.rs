@@ -23,13 +23,15 @@ use std::cell::RefCell;
 const VECTOR_BYTES: u32 = 16;
 const VECTOR_ALIGN_SHIFT: u8 = 4;
 
-/// The constants one kernel uses, by the bit pattern of their lanes. A slot
-/// holds raw bytes (four copies of the pattern), loaded as whichever
-/// four-lane type the use needs.
+/// The bit patterns of a vector's four 32-bit lanes.
+pub(crate) type Lanes = [u32; 4];
+
+/// The constants one kernel uses, by the bit patterns of their lanes. A
+/// slot holds raw bytes, loaded as whichever four-lane type the use needs.
 pub(crate) struct VectorConstants {
     /// Whether constants live in stack slots (the kernel calls out).
     in_stack: bool,
-    slots: RefCell<Vec<(u32, StackSlot)>>,
+    slots: RefCell<Vec<(Lanes, StackSlot)>>,
 }
 
 impl VectorConstants {
@@ -40,11 +42,11 @@ impl VectorConstants {
         }
     }
 
-    /// A vector of type `ty` (four 32-bit lanes) with every lane `bits`, at
-    /// the builder's position.
-    pub fn get(&self, b: &mut FunctionBuilder, ty: Type, bits: u32) -> Value {
+    /// A vector of type `ty` (four 32-bit lanes) with lanes `bits`, at the
+    /// builder's position.
+    pub fn get(&self, b: &mut FunctionBuilder, ty: Type, bits: Lanes) -> Value {
         if !self.in_stack {
-            let constant = b.func.dfg.constants.insert(lanes(bits).into());
+            let constant = b.func.dfg.constants.insert(bytes(bits).into());
             return b.ins().vconst(ty, constant);
         }
         let slot = self.slot(b, bits);
@@ -52,7 +54,7 @@ impl VectorConstants {
         b.ins().load(ty, MemFlagsData::trusted(), address, 0)
     }
 
-    fn slot(&self, b: &mut FunctionBuilder, bits: u32) -> StackSlot {
+    fn slot(&self, b: &mut FunctionBuilder, bits: Lanes) -> StackSlot {
         let mut slots = self.slots.borrow_mut();
         if let Some(&(_, slot)) = slots.iter().find(|&&(known, _)| known == bits) {
             return slot;
@@ -75,7 +77,7 @@ impl VectorConstants {
         };
         let mut pos = FuncCursor::new(func).at_first_insertion_point(entry);
         for &(bits, slot) in self.slots.borrow().iter() {
-            let constant = pos.func.dfg.constants.insert(lanes(bits).into());
+            let constant = pos.func.dfg.constants.insert(bytes(bits).into());
             let value = pos.ins().vconst(I32X4, constant);
             let address = pos.ins().stack_addr(I64, slot, 0);
             pos.ins().store(MemFlagsData::trusted(), value, address, 0);
@@ -83,7 +85,7 @@ impl VectorConstants {
     }
 }
 
-/// The 16 bytes of a vector with every 32-bit lane `bits`.
-fn lanes(bits: u32) -> Vec<u8> {
-    (0..4).flat_map(|_| bits.to_le_bytes()).collect()
+/// The 16 bytes of a vector with 32-bit lanes `bits`, lane 0 first.
+fn bytes(bits: Lanes) -> Vec<u8> {
+    bits.iter().flat_map(|lane| lane.to_le_bytes()).collect()
 }

@@ -15,10 +15,19 @@
 //!     row addresses, per-row leaves
 //!     do { f32x4 body at j; f32x4 body at j + 16 } while (j += 32) < 32 * (n / 8)
 //!     one more f32x4 body when n / 4 is odd
-//!     tail: the last n % 4 elements as one partial vector (loaded and
-//!           stored lane by lane, the same branch-free body)
+//!     tail, when n % 4 > 0:
+//!       n >= 4: one more f32x4 body at n - 4, overlapping the previous one
+//!       n < 4:  one partial vector (loaded and stored lane by lane)
 //!     row totals of last-axis reductions
 //! ```
+//!
+//! The overlapping tail keeps full-width loads and stores: a row of 10
+//! costs three vector bodies instead of two and a partial one, which
+//! moves each of its lanes separately. Recomputing the shared lanes is
+//! harmless: a plain store writes them again with the same values (a loop
+//! never reads a buffer it writes), and whatever adds into memory or into
+//! a running sum adds -0.0 in those lanes instead, which leaves every sum
+//! bit for bit as it was.
 //! Loops are rotated (do-while, entered only when they run at least twice)
 //! so Cranelift's loop-invariant code motion can hoist out of them.
 
@@ -326,11 +335,15 @@ enum Offset {
     Constant(i32),
 }
 
-/// How many lanes of a position are elements of the row.
+/// Which lanes of a position are the row's elements, not yet visited.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Span {
     Full,
-    /// The row's tail: lanes `0..n` (1 to 3).
+    /// The tail of a row of at least four elements: a full vector ending
+    /// at the row's end, whose lanes `0..n` (1 to 3) the previous vector
+    /// covered.
+    Overlap(usize),
+    /// A row shorter than a vector: lanes `0..n` (1 to 3).
     Partial(usize),
 }
 
@@ -520,26 +533,25 @@ fn emit_row(
             let at = Offset::Constant(k as i32 * VECTOR_BYTES);
             emit_position(e, plan, &state, vector, at, Span::Full, &mut accumulators)?;
         }
+        // Tail: a full vector ending at the row's end.
+        if tail > 0 {
+            let at = Offset::Constant((n - LANES) as i32 * 4);
+            let shared = LANES - tail;
+            let span = Span::Overlap(shared);
+            emit_position(e, plan, &state, vector, at, span, &mut accumulators)?;
+        }
         for acc in accumulators {
             totals.push(Simd::horizontal_sum(&mut e.b, acc));
         }
     } else {
         let initial = e.b.ins().f32const(start);
         totals = vec![initial; across.len()];
-    }
-
-    // Tail: one partial vector.
-    if tail > 0 {
-        let at = Offset::Constant(chunks as i32 * VECTOR_BYTES);
-        emit_position(
-            e,
-            plan,
-            &state,
-            vector,
-            at,
-            Span::Partial(tail),
-            &mut totals,
-        )?;
+        // The whole row: one partial vector.
+        if tail > 0 {
+            let at = Offset::Constant(0);
+            let span = Span::Partial(tail);
+            emit_position(e, plan, &state, vector, at, span, &mut totals)?;
+        }
     }
 
     // Row totals go to their single target element.
@@ -554,8 +566,9 @@ fn emit_row(
 
 /// Computes every member at one position and performs the loop's stores and
 /// reduction updates there. `row_sums` holds the running sums of row
-/// reductions: `f32x4` accumulators for full positions, the `f32` row
-/// totals for the partial tail (which adds its live lanes in order).
+/// reductions: `f32x4` accumulators for full and overlapping positions,
+/// the `f32` row totals for a partial row (which adds its live lanes in
+/// order).
 ///
 /// Each leaf is read just before its first use, and each store or update
 /// is emitted as soon as its value is ready: a loop may read a dozen
@@ -580,12 +593,17 @@ fn emit_position(
         }
     };
     let load = |e: &mut Emitter, base: ClifValue, off: i32| match span {
-        Span::Full => s.load(&mut e.b, base, off),
+        Span::Full | Span::Overlap(_) => s.load(&mut e.b, base, off),
         Span::Partial(n) => s.load_partial(&mut e.b, base, off, n),
     };
     let store = |e: &mut Emitter, x: ClifValue, base: ClifValue, off: i32| match span {
-        Span::Full => s.store(&mut e.b, x, base, off),
+        Span::Full | Span::Overlap(_) => s.store(&mut e.b, x, base, off),
         Span::Partial(n) => s.store_partial(&mut e.b, x, base, off, n),
+    };
+    // What a position adds to a sum: nothing (-0.0) in shared lanes.
+    let addend = |e: &mut Emitter, x: ClifValue| match span {
+        Span::Overlap(shared) => s.without_first_lanes(&mut e.b, x, shared),
+        Span::Full | Span::Partial(_) => x,
     };
     let mut values: Vec<Option<Lowered>> = vec![None; e.graph.len()];
     let read_leaf = |e: &mut Emitter, values: &mut [Option<Lowered>], v: Value| {
@@ -623,7 +641,8 @@ fn emit_position(
             let (base, off) = address(e, target.access);
             if target.accumulate {
                 let old = load(e, base, off);
-                x = s.add(&mut e.b, old, x);
+                let x_added = addend(e, x);
+                x = s.add(&mut e.b, old, x_added);
             }
             store(e, x, base, off);
         }
@@ -632,7 +651,10 @@ fn emit_position(
             match r.row_sum {
                 Some(k) => {
                     row_sums[k] = match span {
-                        Span::Full => s.add(&mut e.b, row_sums[k], x),
+                        Span::Full | Span::Overlap(_) => {
+                            let x = addend(e, x);
+                            s.add(&mut e.b, row_sums[k], x)
+                        }
                         Span::Partial(n) => (0..n).fold(row_sums[k], |total, lane| {
                             let element = e.b.ins().extractlane(x, lane as u8);
                             e.b.ins().fadd(total, element)
@@ -642,6 +664,7 @@ fn emit_position(
                 None => {
                     let (base, off) = address(e, r.access);
                     let old = load(e, base, off);
+                    let x = addend(e, x);
                     let sum = s.add(&mut e.b, old, x);
                     store(e, sum, base, off);
                 }

@@ -1,9 +1,10 @@
 //! Vector instruction helpers. Every element computation is emitted on
-//! `f32x4` values: full vectors in a loop's body, and partial vectors (1 to
-//! 3 live lanes, loaded and stored in 64- and 32-bit pieces) for the tail
-//! of a row whose length is not a multiple of four. Lanes past the tail
-//! hold zeros and their results are never stored, so one branch-free code
-//! path serves both.
+//! `f32x4` values: full vectors in a loop's body, and, for rows shorter
+//! than a vector, partial vectors (1 to 3 live lanes, loaded and stored in
+//! 64- and 32-bit pieces). Lanes past a partial vector hold zeros and
+//! their results are never stored, so one branch-free code path serves
+//! both. (Longer rows end with a full vector that overlaps the one before
+//! it: see `lower_loops.rs`.)
 //!
 //! Comparisons produce a [`Mask`]: an all-ones/all-zeros `f32x4` (the
 //! `i32x4` result of `fcmp` reinterpreted), which `select` and `keep` use
@@ -80,11 +81,11 @@ impl<'a> Simd<'a> {
 
     /// `x` in every lane (see `constants.rs`).
     pub fn constant(self, b: &mut FunctionBuilder, x: f32) -> Value {
-        self.constants.get(b, F32X4, x.to_bits())
+        self.constants.get(b, F32X4, [x.to_bits(); LANES])
     }
 
     pub fn int_constant(self, b: &mut FunctionBuilder, x: i32) -> Value {
-        self.constants.get(b, I32X4, x as u32)
+        self.constants.get(b, I32X4, [x as u32; LANES])
     }
 
     /// Broadcasts an `f32` to all lanes.
@@ -219,6 +220,20 @@ impl<'a> Simd<'a> {
     /// `mask ? x : +0.0`.
     pub fn keep(self, b: &mut FunctionBuilder, mask: Mask, x: Value) -> Value {
         b.ins().band(mask.0, x)
+    }
+
+    /// `x` with lanes `0..count` replaced by -0.0, the identity of addition
+    /// (`old + -0.0` is `old`, bit for bit): what a row's overlapping last
+    /// vector adds, so that the lanes it shares with the vector before it
+    /// are added once (see `lower_loops.rs`).
+    pub fn without_first_lanes(self, b: &mut FunctionBuilder, x: Value, count: usize) -> Value {
+        let lane = |dropped: u32, kept: u32| -> [u32; LANES] {
+            std::array::from_fn(|i| if i < count { dropped } else { kept })
+        };
+        let keep = self.constants.get(b, F32X4, lane(0, u32::MAX));
+        let sign = self.constants.get(b, F32X4, lane((-0.0f32).to_bits(), 0));
+        let kept = b.ins().band(x, keep);
+        b.ins().bor(kept, sign)
     }
 
     /// 1.0 where the mask holds, 0.0 elsewhere.
