@@ -169,8 +169,9 @@ fn with_specials(mut v: Vec<f32>) -> Vec<f32> {
 #[test]
 fn jit_unary_ops_match_on_odd_lengths() {
     // Contiguous tensors collapse into one row: 9, 13 and 21 elements are
-    // 2, 3 and 5 vectors and a partial one (loops unrolled by two, with and
-    // without a vector left over), 64 is 16 whole vectors.
+    // 2, 3 and 5 vectors and one more overlapping the last of them (loops
+    // unrolled by two, with and without a vector left over), 64 is 16
+    // whole vectors.
     for dims in [
         &[1][..],
         &[3],
@@ -965,6 +966,60 @@ fn jit_negation_and_absolute_value_touch_only_the_sign_bit() {
             let outs = outputs_of(backend, &g, &[values.to_vec()], |_, _| 1.0);
             assert_eq!(bits(&outs[0]), expected_neg, "{len} elements");
             assert_eq!(bits(&outs[1]), expected_abs, "{len} elements");
+        }
+    }
+}
+
+#[test]
+fn jit_overlapping_last_vectors_add_shared_lanes_once() {
+    // A row of 5 to 7 or 10 elements ends with a full vector overlapping
+    // the one before it (1 to 3 shared lanes). Plain outputs are stored
+    // twice there; accumulating outputs and sums over the first axis must
+    // add each element once, bit for bit as the interpreter does, into
+    // buffers holding -0.0, +0.0 and NaN. Row sums follow the documented
+    // reassociation (vector lanes, then the tail's new lanes in order).
+    let fill = |_: usize, j: usize| [-0.0, 1.5, f32::NAN, 0.0, -2.25][j % 5];
+    for n in [5, 6, 7, 10] {
+        let mut g = Graph::new();
+        let x = input(&mut g, 0, &[3, n]);
+        let y = input(&mut g, 1, &[3, n]);
+        let p = g.mul(x, y).unwrap();
+        let down = g.reduce_sum(p, 0).unwrap();
+        let across = g.reduce_sum(p, 1).unwrap();
+        for (slot, v) in [p, down].into_iter().enumerate() {
+            g.push_output(Output {
+                kind: OutKind::ParamGrad,
+                slot,
+                name: format!("acc{slot}"),
+                value: v,
+                accumulate: true,
+            });
+        }
+        record(&mut g, p);
+        record(&mut g, across);
+        let mut d = Data::new(n as u64);
+        let mut xs = d.vec(3 * n, -1.0, 1.0);
+        xs[1] = -0.0;
+        let args = vec![xs, d.vec(3 * n, 0.5, 1.0)];
+        let expected = outputs_of(&Interpreter, &g, &args, fill);
+        let got = outputs_of(&Jit::new(), &g, &args, fill);
+        let bits = |v: &[f32]| -> Vec<Option<u32>> {
+            v.iter()
+                .map(|x| (!x.is_nan()).then_some(x.to_bits()))
+                .collect()
+        };
+        for out in 0..3 {
+            assert_eq!(
+                bits(&got[out]),
+                bits(&expected[out]),
+                "n = {n}, output {out}"
+            );
+        }
+        for (g_sum, e_sum) in got[3].iter().zip(&expected[3]) {
+            assert!(
+                (g_sum - e_sum).abs() <= 1e-6 * e_sum.abs().max(1.0),
+                "n = {n}"
+            );
         }
     }
 }

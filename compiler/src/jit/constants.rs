@@ -11,6 +11,7 @@
 //! uses. A kernel without calls keeps Cranelift's merged constants (there
 //! the stores at every call would only add work: tiny per-step kernels).
 
+use super::simd::LANES;
 use cranelift_codegen::cursor::{Cursor, FuncCursor};
 use cranelift_codegen::ir::types::{I32X4, I64};
 use cranelift_codegen::ir::{
@@ -23,8 +24,8 @@ use std::cell::RefCell;
 const VECTOR_BYTES: u32 = 16;
 const VECTOR_ALIGN_SHIFT: u8 = 4;
 
-/// The bit patterns of a vector's four 32-bit lanes.
-pub(crate) type Lanes = [u32; 4];
+/// The bit patterns of a vector's 32-bit lanes, lane 0 first.
+pub(crate) type Lanes = [u32; LANES];
 
 /// The constants one kernel uses, by the bit patterns of their lanes. A
 /// slot holds raw bytes, loaded as whichever four-lane type the use needs.

@@ -17,17 +17,20 @@
 //!     one more f32x4 body when n / 4 is odd
 //!     tail, when n % 4 > 0:
 //!       n >= 4: one more f32x4 body at n - 4, overlapping the previous one
-//!       n < 4:  one partial vector (loaded and stored lane by lane)
+//!       n < 4:  one partial vector (pairs of lanes moved as 64-bit pieces)
 //!     row totals of last-axis reductions
 //! ```
 //!
 //! The overlapping tail keeps full-width loads and stores: a row of 10
-//! costs three vector bodies instead of two and a partial one, which
-//! moves each of its lanes separately. Recomputing the shared lanes is
-//! harmless: a plain store writes them again with the same values (a loop
-//! never reads a buffer it writes), and whatever adds into memory or into
-//! a running sum adds -0.0 in those lanes instead, which leaves every sum
-//! bit for bit as it was.
+//! costs three vector bodies instead of two and a partial one, whose every
+//! load is a load, a zeroed register and a blend. Recomputing the shared
+//! lanes is harmless. A plain store writes them again with the same
+//! values: a loop reads no buffer it stores to (`plan` checks this). What
+//! adds into memory (accumulating outputs, sums over other axes) adds
+//! -0.0 in those lanes, and a row's total adds only the new lanes, after
+//! the vector lanes as before; every sum is bit for bit what it was with
+//! a partial tail.
+//!
 //! Loops are rotated (do-while, entered only when they run at least twice)
 //! so Cranelift's loop-invariant code motion can hoist out of them.
 
@@ -236,6 +239,25 @@ fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
             row_sums += 1;
         }
     }
+    // Positions are computed from what the loop reads and stored as they
+    // go, and the tail recomputes positions already stored: both need the
+    // buffers a loop reads to be ones it does not write. Buffers are never
+    // shared (scratch is not reused, outputs overlap no argument), so this
+    // only guards against a scheduling mistake.
+    let written: Vec<Home> = (plan.stores.iter().map(|s| s.access))
+        .chain(plan.reduces.iter().map(|r| r.access))
+        .map(|a| plan.homes[a])
+        .collect();
+    for leaf in &plan.leaves {
+        if let Source::Memory(a) = leaf.source {
+            if written.contains(&plan.homes[a]) {
+                return Err(CompileError::Codegen(format!(
+                    "loop over {} reads %{} from a buffer it writes",
+                    domain, leaf.value.0
+                )));
+            }
+        }
+    }
     for a in 0..plan.strides.len() {
         if plan.inner_stride(a) > 1 {
             return Err(CompileError::Codegen(format!(
@@ -292,15 +314,16 @@ struct Address {
 
 /// Where each access of `plan` starts.
 fn access_bases(e: &mut Emitter, plan: &Plan) -> Vec<Address> {
+    // Positions within a row add at most a row's bytes to the displacement.
+    let row_bytes = plan.dims.last().map_or(0, |&n| 4 * n);
     plan.homes
         .iter()
         .map(|&home| {
-            // Positions within a row add at most a row's bytes to the
-            // displacement: keep half the range for them.
             let scratch_displacement = match home {
-                Home::Scratch(offset) => i32::try_from(4 * offset)
-                    .ok()
-                    .filter(|&d| d <= i32::MAX / 2),
+                Home::Scratch(offset) => (4 * offset)
+                    .checked_add(row_bytes)
+                    .and_then(|end| i32::try_from(end).ok())
+                    .map(|_| (4 * offset) as i32),
                 Home::Arg(_) | Home::Output(_) => None,
             };
             match scratch_displacement {
@@ -335,16 +358,19 @@ enum Offset {
     Constant(i32),
 }
 
-/// Which lanes of a position are the row's elements, not yet visited.
+/// Which lanes of a position a loop stores and adds.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Span {
+    /// All four: elements no other position covers.
     Full,
     /// The tail of a row of at least four elements: a full vector ending
-    /// at the row's end, whose lanes `0..n` (1 to 3) the previous vector
-    /// covered.
-    Overlap(usize),
-    /// A row shorter than a vector: lanes `0..n` (1 to 3).
-    Partial(usize),
+    /// at the row's end. Its lanes `0..shared` (1 to 3) are elements the
+    /// previous position covered: stored again with the same values, added
+    /// as -0.0.
+    Overlap { shared: usize },
+    /// A row shorter than a vector: lanes `0..live` (1 to 3) are elements,
+    /// the others zeros whose results are dropped.
+    Partial { live: usize },
 }
 
 pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
@@ -533,25 +559,25 @@ fn emit_row(
             let at = Offset::Constant(k as i32 * VECTOR_BYTES);
             emit_position(e, plan, &state, vector, at, Span::Full, &mut accumulators)?;
         }
-        // Tail: a full vector ending at the row's end.
-        if tail > 0 {
-            let at = Offset::Constant((n - LANES) as i32 * 4);
-            let shared = LANES - tail;
-            let span = Span::Overlap(shared);
-            emit_position(e, plan, &state, vector, at, span, &mut accumulators)?;
-        }
         for acc in accumulators {
             totals.push(Simd::horizontal_sum(&mut e.b, acc));
         }
     } else {
         let initial = e.b.ins().f32const(start);
         totals = vec![initial; across.len()];
-        // The whole row: one partial vector.
-        if tail > 0 {
-            let at = Offset::Constant(0);
-            let span = Span::Partial(tail);
-            emit_position(e, plan, &state, vector, at, span, &mut totals)?;
-        }
+    }
+
+    // Tail: a full vector ending at the row's end, or the whole row as one
+    // partial vector when it is shorter than a vector.
+    if tail > 0 {
+        let (at, span) = if chunks > 0 {
+            let shared = LANES - tail;
+            let at = Offset::Constant((n - LANES) as i32 * 4);
+            (at, Span::Overlap { shared })
+        } else {
+            (Offset::Constant(0), Span::Partial { live: tail })
+        };
+        emit_position(e, plan, &state, vector, at, span, &mut totals)?;
     }
 
     // Row totals go to their single target element.
@@ -566,15 +592,15 @@ fn emit_row(
 
 /// Computes every member at one position and performs the loop's stores and
 /// reduction updates there. `row_sums` holds the running sums of row
-/// reductions: `f32x4` accumulators for full and overlapping positions,
-/// the `f32` row totals for a partial row (which adds its live lanes in
-/// order).
+/// reductions: `f32x4` accumulators for full positions, the `f32` row
+/// totals for the tail (which adds its new lanes to them in order).
 ///
 /// Each leaf is read just before its first use, and each store or update
 /// is emitted as soon as its value is ready: a loop may read a dozen
 /// buffers, and holding all of them from the start of the position would
-/// need more vector registers than there are. (A loop never reads a buffer
-/// it writes, so the order of its loads and stores does not matter.)
+/// need more vector registers than there are. (Apart from the targets it
+/// adds into, a loop reads no buffer it writes (see `plan`), so the order
+/// of its loads and stores does not matter.)
 #[allow(clippy::too_many_arguments)]
 fn emit_position(
     e: &mut Emitter,
@@ -593,17 +619,23 @@ fn emit_position(
         }
     };
     let load = |e: &mut Emitter, base: ClifValue, off: i32| match span {
-        Span::Full | Span::Overlap(_) => s.load(&mut e.b, base, off),
-        Span::Partial(n) => s.load_partial(&mut e.b, base, off, n),
+        Span::Full | Span::Overlap { .. } => s.load(&mut e.b, base, off),
+        Span::Partial { live } => s.load_partial(&mut e.b, base, off, live),
     };
     let store = |e: &mut Emitter, x: ClifValue, base: ClifValue, off: i32| match span {
-        Span::Full | Span::Overlap(_) => s.store(&mut e.b, x, base, off),
-        Span::Partial(n) => s.store_partial(&mut e.b, x, base, off, n),
+        Span::Full | Span::Overlap { .. } => s.store(&mut e.b, x, base, off),
+        Span::Partial { live } => s.store_partial(&mut e.b, x, base, off, live),
     };
-    // What a position adds to a sum: nothing (-0.0) in shared lanes.
+    // What a position adds into memory: -0.0 in shared lanes.
     let addend = |e: &mut Emitter, x: ClifValue| match span {
-        Span::Overlap(shared) => s.without_first_lanes(&mut e.b, x, shared),
-        Span::Full | Span::Partial(_) => x,
+        Span::Overlap { shared } => s.negative_zero_in_first_lanes(&mut e.b, x, shared),
+        Span::Full | Span::Partial { .. } => x,
+    };
+    // The lanes of a position a row's total adds, one by one.
+    let summed_lanes = match span {
+        Span::Full => 0..0,
+        Span::Overlap { shared } => shared..LANES,
+        Span::Partial { live } => 0..live,
     };
     let mut values: Vec<Option<Lowered>> = vec![None; e.graph.len()];
     let read_leaf = |e: &mut Emitter, values: &mut [Option<Lowered>], v: Value| {
@@ -641,8 +673,8 @@ fn emit_position(
             let (base, off) = address(e, target.access);
             if target.accumulate {
                 let old = load(e, base, off);
-                let x_added = addend(e, x);
-                x = s.add(&mut e.b, old, x_added);
+                let added = addend(e, x);
+                x = s.add(&mut e.b, old, added);
             }
             store(e, x, base, off);
         }
@@ -651,14 +683,13 @@ fn emit_position(
             match r.row_sum {
                 Some(k) => {
                     row_sums[k] = match span {
-                        Span::Full | Span::Overlap(_) => {
-                            let x = addend(e, x);
-                            s.add(&mut e.b, row_sums[k], x)
+                        Span::Full => s.add(&mut e.b, row_sums[k], x),
+                        Span::Overlap { .. } | Span::Partial { .. } => {
+                            summed_lanes.clone().fold(row_sums[k], |total, lane| {
+                                let element = e.b.ins().extractlane(x, lane as u8);
+                                e.b.ins().fadd(total, element)
+                            })
                         }
-                        Span::Partial(n) => (0..n).fold(row_sums[k], |total, lane| {
-                            let element = e.b.ins().extractlane(x, lane as u8);
-                            e.b.ins().fadd(total, element)
-                        }),
                     };
                 }
                 None => {

@@ -3,7 +3,7 @@
 //!
 //! - reducing the innermost axis (after collapsing): each row sums into one
 //!   target element. The vector part accumulates in an `f32x4` register,
-//!   the four lanes are added, then the tail's lanes in order. This
+//!   the four lanes are added, then the tail's new lanes in order. This
 //!   reassociates the sum (the interpreter adds elements one by one), so
 //!   results differ from the interpreter's by rounding only; rows shorter
 //!   than four elements are summed exactly in the interpreter's order.

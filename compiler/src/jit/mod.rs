@@ -5,8 +5,9 @@
 //! - `schedule.rs` groups elementwise work into fused loops, folds
 //!   constants, broadcasts and reshapes into index math, attaches
 //!   reduce_sums to the loop over their operand, and assigns buffers;
-//! - `lower_loops.rs` emits each loop as an `f32x4` body and a partial-
-//!   vector tail (`lower_elementwise.rs` per op, `math.rs` for
+//! - `lower_loops.rs` emits each loop as an `f32x4` body and a tail (a
+//!   vector overlapping the last one, or a partial vector for rows
+//!   shorter than four) (`lower_elementwise.rs` per op, `math.rs` for
 //!   exp/log/floor, `lower_reduce.rs` for reductions, `simd.rs` for the
 //!   vector helpers, `constants.rs` for vector constants (in stack slots
 //!   when the kernel calls out), `access.rs` for index math);

@@ -10,7 +10,7 @@
 //! `i32x4` result of `fcmp` reinterpreted), which `select` and `keep` use
 //! as a bit mask.
 
-use super::constants::VectorConstants;
+use super::constants::{Lanes, VectorConstants};
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::types::{F32, F32X4, F64, F64X2, I32X4};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Type, Value};
@@ -222,16 +222,25 @@ impl<'a> Simd<'a> {
         b.ins().band(mask.0, x)
     }
 
-    /// `x` with lanes `0..count` replaced by -0.0, the identity of addition
-    /// (`old + -0.0` is `old`, bit for bit): what a row's overlapping last
-    /// vector adds, so that the lanes it shares with the vector before it
-    /// are added once (see `lower_loops.rs`).
-    pub fn without_first_lanes(self, b: &mut FunctionBuilder, x: Value, count: usize) -> Value {
-        let lane = |dropped: u32, kept: u32| -> [u32; LANES] {
-            std::array::from_fn(|i| if i < count { dropped } else { kept })
+    /// `x` with lanes `0..count` (1 to 3) replaced by -0.0, the identity of
+    /// addition (`old + -0.0` is `old`, bit for bit): what a row's
+    /// overlapping last vector adds into memory, so that the lanes it
+    /// shares with the vector before it are added once (see
+    /// `lower_loops.rs`).
+    pub fn negative_zero_in_first_lanes(
+        self,
+        b: &mut FunctionBuilder,
+        x: Value,
+        count: usize,
+    ) -> Value {
+        debug_assert!((1..LANES).contains(&count), "{count} lanes");
+        let pattern = |first: u32, rest: u32| -> Lanes {
+            std::array::from_fn(|i| if i < count { first } else { rest })
         };
-        let keep = self.constants.get(b, F32X4, lane(0, u32::MAX));
-        let sign = self.constants.get(b, F32X4, lane((-0.0f32).to_bits(), 0));
+        let keep = self.constants.get(b, F32X4, pattern(0, u32::MAX));
+        let sign = self
+            .constants
+            .get(b, F32X4, pattern((-0.0f32).to_bits(), 0));
         let kept = b.ins().band(x, keep);
         b.ins().bor(kept, sign)
     }
