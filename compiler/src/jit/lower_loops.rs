@@ -1,11 +1,11 @@
 //! Codegen for loop steps: one fused loop nest over the step's domain.
 //!
 //! Every buffer the loop touches is an *access* (strides over the domain,
-//! see `access.rs`): the leaves it reads, the values it stores, the reduce
-//! targets it accumulates into. After the nest is collapsed, each access
-//! walks the innermost axis with stride 1 (read as vectors) or 0 (one
-//! element per row, loaded once per row and splatted); accesses with no
-//! nonzero stride are loaded once before the loop.
+//! resolved by `loop_plan.rs`): the leaves it reads, the values it stores,
+//! the reduce targets it accumulates into. After the nest is collapsed,
+//! each access walks the innermost axis with stride 1 (read as vectors) or
+//! 0 (one element per row, loaded once per row and splatted); accesses
+//! with no nonzero stride are loaded once before the loop.
 //!
 //! Shape of the code (all trip counts are compile-time constants):
 //! ```text
@@ -25,23 +25,23 @@
 //! costs three vector bodies instead of two and a partial one, whose every
 //! load is a load, a zeroed register and a blend. Recomputing the shared
 //! lanes is harmless. A plain store writes them again with the same
-//! values: a loop reads no buffer it stores to (`plan` checks this). What
-//! adds into memory (accumulating outputs, sums over other axes) adds
-//! -0.0 in those lanes, and a row's total adds only the new lanes, after
-//! the vector lanes as before; every sum is bit for bit what it was with
-//! a partial tail.
+//! values: a loop reads no buffer it stores to (`loop_plan.rs` checks
+//! this). What adds into memory (accumulating outputs, sums over other
+//! axes) adds -0.0 in those lanes, and a row's total adds only the new
+//! lanes, after the vector lanes as before; every sum is bit for bit what
+//! it was with a partial tail.
 //!
 //! Loops are rotated (do-while, entered only when they run at least twice)
 //! so Cranelift's loop-invariant code motion can hoist out of them.
 
-use super::access::{broadcast_strides, collapse, reduce_strides};
 use super::codegen::Emitter;
+use super::loop_plan::{plan, Plan, Source};
 use super::lower_elementwise::{lower, ElementContext, Lowered};
 use super::lower_reduce;
-use super::schedule::{squeezed, Home, LoopStep, Producer, StoreTarget};
+use super::schedule::{Home, LoopStep};
 use super::simd::{element_flags, Simd, LANES};
 use crate::interp::sum_start;
-use crate::ir::{Op, Shape, Value};
+use crate::ir::Value;
 use crate::kernel::CompileError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F32, I64};
@@ -55,253 +55,6 @@ const UNROLL: usize = 2;
 
 /// Bytes of one `f32x4` position.
 const VECTOR_BYTES: i32 = 4 * LANES as i32;
-
-/// Where a loop reads a value from.
-#[derive(Clone, Copy, Debug)]
-enum Source {
-    Splat(f32),
-    Memory(usize),
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Leaf {
-    value: Value,
-    source: Source,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct StorePlan {
-    value: Value,
-    access: usize,
-    accumulate: bool,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ReducePlan {
-    pub node: Value,
-    pub operand: Value,
-    pub access: usize,
-    /// Terms per sum: the length of the reduced axis.
-    pub terms: usize,
-    /// When the reduced axis is the innermost one, each row sums into one
-    /// element, accumulated in registers: this reduce's running sum among
-    /// a row's sums. Otherwise (`None`) the target is walked like any other
-    /// access and accumulated in memory.
-    pub row_sum: Option<usize>,
-}
-
-/// A loop step resolved to accesses over its collapsed nest.
-struct Plan {
-    dims: Vec<usize>,
-    homes: Vec<Home>,
-    strides: Vec<Vec<usize>>,
-    /// Elementwise members computed at each position, in order.
-    members: Vec<Value>,
-    inline: Vec<bool>,
-    /// Constant leaves by value index, for the rules' strength reductions.
-    constants: Vec<Option<f32>>,
-    leaves: Vec<Leaf>,
-    /// The leaf holding each value, by value index.
-    leaf_of: Vec<Option<usize>>,
-    stores: Vec<StorePlan>,
-    reduces: Vec<ReducePlan>,
-    /// Values the loop stores or reduces without computing them (a state
-    /// copied into the tape), each once.
-    copies: Vec<Value>,
-}
-
-impl Plan {
-    fn inner_stride(&self, access: usize) -> usize {
-        *self.strides[access]
-            .last()
-            .expect("collapsed nests have an axis")
-    }
-    fn invariant(&self, access: usize) -> bool {
-        self.strides[access].iter().all(|&s| s == 0)
-    }
-}
-
-fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
-    let graph = e.graph;
-    let domain = &l.domain;
-    // Members computed per position; the others are reduce_sum sinks.
-    let mut inline = vec![false; graph.len()];
-    for &m in &l.members {
-        if let Producer::Fused(_) = e.schedule.producers[m.index()] {
-            inline[m.index()] = true;
-        }
-    }
-    let mut homes = Vec::new();
-    let mut strides = Vec::new();
-    let mut add_access = |home: Home, s: Vec<usize>| {
-        homes.push(home);
-        strides.push(s);
-        homes.len() - 1
-    };
-
-    // Leaves: everything read that the loop does not compute. Each is read
-    // at the shape of its own value, which equals the domain up to axes of
-    // size 1; strides are taken over that shape, then those axes dropped.
-    let mut reads: Vec<Value> = Vec::new();
-    for &m in &l.members {
-        match (inline[m.index()], *graph.op(m)) {
-            (false, Op::ReduceSum { operand, .. }) => reads.push(operand),
-            _ => reads.extend(graph.op(m).operands()),
-        }
-    }
-    reads.extend(l.stores.iter().map(|s| s.value));
-    reads.sort();
-    reads.dedup();
-    let mut leaves = Vec::new();
-    for v in reads {
-        if inline[v.index()] {
-            continue;
-        }
-        let source = match read_source(e, v)? {
-            ReadSource::Splat(c) => Source::Splat(c),
-            ReadSource::Buffer(home, shape_of) => {
-                let s = broadcast_strides(graph.shape(shape_of), graph.shape(v));
-                Source::Memory(add_access(home, squeeze(graph.shape(v), s)))
-            }
-        };
-        leaves.push(Leaf { value: v, source });
-    }
-
-    let mut constants = vec![None; graph.len()];
-    for leaf in &leaves {
-        if let Source::Splat(c) = leaf.source {
-            constants[leaf.value.index()] = Some(c);
-        }
-    }
-    let mut stores = Vec::new();
-    for s in &l.stores {
-        let (home, accumulate) = match s.target {
-            StoreTarget::Home => (e.home(s.value)?, false),
-            StoreTarget::Output { index, accumulate } => (Home::Output(index), accumulate),
-        };
-        let shape = graph.shape(s.value);
-        let contiguous = squeeze(shape, broadcast_strides(shape, shape));
-        stores.push(StorePlan {
-            value: s.value,
-            access: add_access(home, contiguous),
-            accumulate,
-        });
-    }
-    let mut reduces = Vec::new();
-    for &m in &l.members {
-        if let (false, Op::ReduceSum { operand, axis }) = (inline[m.index()], *graph.op(m)) {
-            let shape = graph.shape(operand);
-            let target = squeeze(shape, reduce_strides(shape, axis as usize));
-            let access = add_access(e.home(m)?, target);
-            reduces.push(ReducePlan {
-                node: m,
-                operand,
-                access,
-                terms: shape.dims()[axis as usize],
-                row_sum: None,
-            });
-        }
-    }
-
-    let mut leaf_of = vec![None; graph.len()];
-    for (i, leaf) in leaves.iter().enumerate() {
-        leaf_of[leaf.value.index()] = Some(i);
-    }
-    let mut copies: Vec<Value> = stores.iter().map(|s| s.value).collect();
-    copies.extend(reduces.iter().map(|r| r.operand));
-    copies.retain(|v| !inline[v.index()]);
-    copies.sort();
-    copies.dedup();
-
-    let dims = collapse(&squeezed(domain), &mut strides);
-    let mut plan = Plan {
-        dims,
-        homes,
-        strides,
-        members: l
-            .members
-            .iter()
-            .copied()
-            .filter(|m| inline[m.index()])
-            .collect(),
-        inline,
-        constants,
-        leaves,
-        leaf_of,
-        stores,
-        reduces,
-        copies,
-    };
-    let mut row_sums = 0;
-    for i in 0..plan.reduces.len() {
-        if plan.inner_stride(plan.reduces[i].access) == 0 {
-            plan.reduces[i].row_sum = Some(row_sums);
-            row_sums += 1;
-        }
-    }
-    // Positions are computed from what the loop reads and stored as they
-    // go, and the tail recomputes positions already stored: both need the
-    // buffers a loop reads to be ones it does not write. Buffers are never
-    // shared (scratch is not reused, outputs overlap no argument), so this
-    // only guards against a scheduling mistake.
-    let written: Vec<Home> = (plan.stores.iter().map(|s| s.access))
-        .chain(plan.reduces.iter().map(|r| r.access))
-        .map(|a| plan.homes[a])
-        .collect();
-    for leaf in &plan.leaves {
-        if let Source::Memory(a) = leaf.source {
-            if written.contains(&plan.homes[a]) {
-                return Err(CompileError::Codegen(format!(
-                    "loop over {} reads %{} from a buffer it writes",
-                    domain, leaf.value.0
-                )));
-            }
-        }
-    }
-    for a in 0..plan.strides.len() {
-        if plan.inner_stride(a) > 1 {
-            return Err(CompileError::Codegen(format!(
-                "access with inner stride {} in a loop over {}",
-                plan.inner_stride(a),
-                domain
-            )));
-        }
-    }
-    Ok(plan)
-}
-
-/// `strides` over `shape` without the axes of size 1.
-fn squeeze(shape: &Shape, strides: Vec<usize>) -> Vec<usize> {
-    shape
-        .dims()
-        .iter()
-        .zip(strides)
-        .filter(|(&d, _)| d != 1)
-        .map(|(_, s)| s)
-        .collect()
-}
-
-enum ReadSource {
-    Splat(f32),
-    /// The buffer, and the value whose shape describes its layout.
-    Buffer(Home, Value),
-}
-
-/// Where a loop finds `v`: broadcasts read their (transitive) source with
-/// stretched strides, reshapes the buffer they share.
-fn read_source(e: &Emitter, v: Value) -> Result<ReadSource, CompileError> {
-    match e.schedule.producers[v.index()] {
-        Producer::Splat(c) => Ok(ReadSource::Splat(c)),
-        Producer::View(source) => read_source(e, source),
-        Producer::Dead
-        | Producer::Arg(_)
-        | Producer::Alias(_)
-        | Producer::Fused(_)
-        | Producer::Reduce(_)
-        | Producer::Matmul(_)
-        | Producer::Transpose(_) => Ok(ReadSource::Buffer(e.home(v)?, v)),
-    }
-}
 
 /// An access's address as a register plus a constant byte displacement:
 /// scratch buffers are all addressed from the one scratch pointer, so that
@@ -599,8 +352,8 @@ fn emit_row(
 /// is emitted as soon as its value is ready: a loop may read a dozen
 /// buffers, and holding all of them from the start of the position would
 /// need more vector registers than there are. (Apart from the targets it
-/// adds into, a loop reads no buffer it writes (see `plan`), so the order
-/// of its loads and stores does not matter.)
+/// adds into, a loop reads no buffer it writes (see `loop_plan.rs`), so
+/// the order of its loads and stores does not matter.)
 #[allow(clippy::too_many_arguments)]
 fn emit_position(
     e: &mut Emitter,

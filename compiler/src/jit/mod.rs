@@ -5,6 +5,8 @@
 //! - `schedule.rs` groups elementwise work into fused loops, folds
 //!   constants, broadcasts and reshapes into index math, attaches
 //!   reduce_sums to the loop over their operand, and assigns buffers;
+//! - `loop_plan.rs` resolves what each loop reads and writes into strided
+//!   accesses over its collapsed domain;
 //! - `lower_loops.rs` emits each loop as an `f32x4` body and a tail (a
 //!   vector overlapping the last one, or a partial vector for rows
 //!   shorter than four) (`lower_elementwise.rs` per op, `math.rs` for
@@ -43,6 +45,7 @@ mod codegen;
 mod compiled;
 mod constants;
 mod inspect;
+mod loop_plan;
 mod lower_elementwise;
 mod lower_loops;
 mod lower_matmul;
