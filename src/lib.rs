@@ -18,6 +18,7 @@ pub mod optim;
 pub mod plot;
 pub mod run_dir;
 pub mod spec;
+pub mod text_file;
 pub mod trace;
 pub mod train;
 pub mod tree;

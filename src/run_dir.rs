@@ -4,6 +4,8 @@
 //! ```text
 //! RUN_DIR/
 //!   spec.toml                 copy of the spec the run used
+//!   data.txt                  absolute path of its data file (none for
+//!                             the built-in task)
 //!   history.csv               epoch,loss,task_loss,penalty,seconds (one row per epoch)
 //!   checkpoint.safetensors    latest state, with optimiser state (for --resume)
 //!   best.safetensors          parameters with the lowest loss so far
@@ -108,10 +110,17 @@ pub struct Matrix {
 
 impl Matrix {
     pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Option<Matrix> {
-        (rows * cols == data.len()).then_some(Matrix {
+        let matrix = Matrix {
             shape: [rows, cols],
             data,
-        })
+        };
+        matrix.is_consistent().then_some(matrix)
+    }
+
+    /// Whether the shape holds exactly the data's values (a shape whose
+    /// element count overflows holds none).
+    pub fn is_consistent(&self) -> bool {
+        self.shape[0].checked_mul(self.shape[1]) == Some(self.data.len())
     }
 
     pub fn rows(&self) -> usize {
@@ -264,6 +273,9 @@ impl RunDir {
     pub fn bounds_path(&self) -> PathBuf {
         self.root.join("bounds.json")
     }
+    pub fn data_path_file(&self) -> PathBuf {
+        self.root.join("data.txt")
+    }
     pub fn sample_path(&self) -> PathBuf {
         self.root.join("sample.json")
     }
@@ -280,7 +292,36 @@ impl RunDir {
 
     pub fn read_spec(&self) -> Result<String, RunDirError> {
         let path = self.spec_path();
-        fs::read_to_string(&path).map_err(io_error(&path))
+        crate::text_file::read_text(&path).map_err(io_error(&path))
+    }
+
+    /// Records the data file the run trains on, as an absolute path: a
+    /// resumed run reads the same file whatever folder it is started from,
+    /// and whether the file came from the spec or from `--data`.
+    pub fn write_data_path(&self, data: &Path) -> Result<(), RunDirError> {
+        let absolute = fs::canonicalize(data).map_err(io_error(data))?;
+        let line = format!("{}\n", absolute.display());
+        checkpoint::write_atomically(&self.data_path_file(), line.as_bytes())?;
+        Ok(())
+    }
+
+    /// The data file recorded by [`RunDir::write_data_path`]; `None` for a
+    /// run on the built-in task (or a folder from before it was recorded).
+    pub fn read_data_path(&self) -> Result<Option<PathBuf>, RunDirError> {
+        let path = self.data_path_file();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = crate::text_file::read_text(&path).map_err(io_error(&path))?;
+        let line = text.trim_end_matches(['\n', '\r']);
+        if line.is_empty() || line.contains('\n') {
+            return Err(RunDirError::Parse {
+                path: path.display().to_string(),
+                line: 1,
+                message: "expected one line: the path of the run's data file".into(),
+            });
+        }
+        Ok(Some(PathBuf::from(line)))
     }
 
     /// Starts `history.csv` afresh: the header and no rows.
@@ -310,7 +351,7 @@ impl RunDir {
     /// Reads every row of `history.csv`.
     pub fn read_history(&self) -> Result<Vec<HistoryRow>, RunDirError> {
         let path = self.history_path();
-        let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+        let text = crate::text_file::read_text(&path).map_err(io_error(&path))?;
         let parse_error = |line: usize, message: String| RunDirError::Parse {
             path: path.display().to_string(),
             line,
@@ -457,20 +498,22 @@ impl RunDir {
             line: 1,
             message: e.to_string(),
         })?;
-        for layer in &sample.layers {
-            for (what, m) in [("spikes", &layer.spikes), ("vmem", &layer.vmem)] {
-                if m.rows() * m.cols() != m.data.len() {
-                    return Err(RunDirError::Parse {
-                        path: path.display().to_string(),
-                        line: 1,
-                        message: format!(
-                            "`{}` {what} has shape {:?} but {} values",
-                            layer.name,
-                            m.shape,
-                            m.data.len()
-                        ),
-                    });
-                }
+        let layers = sample.layers.iter().flat_map(|layer| {
+            [
+                (format!("`{}` spikes", layer.name), &layer.spikes),
+                (format!("`{}` vmem", layer.name), &layer.vmem),
+            ]
+        });
+        let signals = [("output", &sample.output), ("target", &sample.target)]
+            .into_iter()
+            .filter_map(|(what, m)| Some((what.to_string(), m.as_ref()?)));
+        for (what, m) in layers.chain(signals) {
+            if !m.is_consistent() {
+                return Err(RunDirError::Parse {
+                    path: path.display().to_string(),
+                    line: 1,
+                    message: format!("{what} has shape {:?} but {} values", m.shape, m.data.len()),
+                });
             }
         }
         Ok(sample)
@@ -510,7 +553,7 @@ impl RunDir {
     }
 
     fn read_json(&self, path: &Path) -> Result<Value, RunDirError> {
-        let text = fs::read_to_string(path).map_err(io_error(path))?;
+        let text = crate::text_file::read_text(path).map_err(io_error(path))?;
         serde_json::from_str(&text).map_err(|e| RunDirError::Parse {
             path: path.display().to_string(),
             line: e.line(),

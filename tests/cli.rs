@@ -149,6 +149,22 @@ fn resuming_with_another_optimizer_is_an_error() {
 }
 
 #[test]
+fn a_resumed_run_cannot_be_sent_to_another_folder() {
+    // `--out` with `--resume` was once ignored without a word.
+    let dir = tempfile::tempdir().unwrap();
+    let out = neurojit(
+        &["train", "--resume", "run", "--out", "elsewhere"],
+        dir.path(),
+    );
+    let err = error_of(&out);
+    assert!(
+        err.contains("'--resume <RESUME>' cannot be used with '--out <OUT>'"),
+        "{err}"
+    );
+    assert!(!dir.path().join("elsewhere").exists());
+}
+
+#[test]
 fn spec_errors_name_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -430,6 +446,31 @@ path = "labels.npz"
 }
 
 #[test]
+fn cross_entropy_on_the_built_in_task_is_an_error() {
+    // The built-in task has target signals, no labels: cross-entropy once
+    // trained on it without a word.
+    let dir = tempfile::tempdir().unwrap();
+    let init = neurojit(&["init", "spec.toml"], dir.path());
+    assert!(init.status.success(), "{}", stderr(&init));
+    let spec = std::fs::read_to_string(dir.path().join("spec.toml")).unwrap();
+    assert!(spec.contains("kind = \"mse\""), "{spec}");
+    std::fs::write(
+        dir.path().join("spec.toml"),
+        spec.replace("kind = \"mse\"", "kind = \"cross_entropy\""),
+    )
+    .unwrap();
+    let err = error_of(&neurojit(
+        &["train", "spec.toml", "--out", "run"],
+        dir.path(),
+    ));
+    assert!(
+        err.contains("builtin:tutorial") && err.contains("needs `labels`"),
+        "{err}"
+    );
+    assert!(!dir.path().join("run").exists());
+}
+
+#[test]
 fn counts_and_durations_out_of_range_are_errors_naming_the_option() {
     let dir = tempfile::tempdir().unwrap();
     for (args, option) in [
@@ -496,4 +537,70 @@ fn a_checkpoint_listing_parameters_in_another_order_resumes_exactly() {
         history(&dir.path().join("full")),
         history(&dir.path().join("part"))
     );
+}
+
+#[test]
+fn a_resumed_run_reads_the_data_file_it_started_with() {
+    // Started with `--data` (a path relative to where it was started),
+    // resumed from another folder without it: the run records the file's
+    // absolute path and reads that file again, not the spec's built-in task.
+    let dir = tempfile::tempdir().unwrap();
+    let (samples, t) = (8, 100);
+    let data = Dataset {
+        inputs: (0..samples * t * 16)
+            .map(|i| (i % 7) as f32 * 0.3)
+            .collect(),
+        samples,
+        t,
+        n_in: 16,
+        targets: Targets::Signal {
+            data: vec![0.25; samples * t * 2],
+            n_out: 2,
+        },
+        origin: "test".into(),
+    };
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    save_npz(&work.join("data.npz"), &data).unwrap();
+    let start = neurojit(
+        &[
+            "train",
+            "--data",
+            "data.npz",
+            "--out",
+            "run",
+            "--epochs",
+            "1",
+            "--no-plots",
+        ],
+        &work,
+    );
+    assert!(start.status.success(), "{}", stderr(&start));
+    let recorded = std::fs::read_to_string(work.join("run/data.txt")).unwrap();
+    assert_eq!(
+        Path::new(recorded.trim_end()),
+        std::fs::canonicalize(work.join("data.npz")).unwrap()
+    );
+
+    let resume = |epochs: &str| {
+        neurojit(
+            &[
+                "train",
+                "--resume",
+                "work/run",
+                "--epochs",
+                epochs,
+                "--no-plots",
+            ],
+            dir.path(),
+        )
+    };
+    let resumed = resume("2");
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(history(&work.join("run")).len(), 2);
+
+    // Without the file, resuming fails naming it.
+    std::fs::rename(work.join("data.npz"), work.join("moved.npz")).unwrap();
+    let err = error_of(&resume("3"));
+    assert!(err.contains("data.npz"), "{err}");
 }

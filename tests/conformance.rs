@@ -3,7 +3,7 @@
 //! Network kinds run twice: unrolled on the interpreter (front end alone)
 //! and through the runtime on each backend.
 
-use neurojit::conformance::{case_files, run_file, CaseReport, Engine};
+use neurojit::conformance::{case_files, run_case, run_file, CaseReport, Engine};
 use neurojit_runtime::BackendKind;
 use std::path::{Path, PathBuf};
 
@@ -114,4 +114,21 @@ fn network_cases_runtime_jit() {
 #[test]
 fn train_cases_runtime_jit() {
     check_kind("train", Engine::Runtime(BackendKind::Jit));
+}
+
+#[test]
+fn a_step_count_the_expected_trajectory_does_not_cover_is_malformed() {
+    // Once, a train case asking for 10^12 steps ran for ever.
+    let text = std::fs::read_to_string(reference_dir().join("train_jax_seq.json")).unwrap();
+    let mut case: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for steps in [1_000_000_000_000u64, 6] {
+        case["inputs"]["steps"] = serde_json::json!(steps);
+        let err = run_case(&case, Engine::Runtime(BackendKind::Interp))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("inputs.steps is {steps}")) && err.contains("expected.losses"),
+            "{err}"
+        );
+    }
 }

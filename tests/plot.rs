@@ -353,6 +353,57 @@ fn malformed_inputs_are_errors() {
 }
 
 #[test]
+fn sample_shapes_that_do_not_hold_their_data_are_errors() {
+    // Every matrix of sample.json is checked, the output and target too,
+    // and a shape whose element count overflows holds no data.
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    let original = std::fs::read_to_string(run.path().join("sample.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let cases = [
+        (
+            "/output/shape",
+            serde_json::json!([1_000_000, 1_000_000]),
+            "output",
+        ),
+        ("/target/shape", serde_json::json!([1000, 1000]), "target"),
+        (
+            "/layers/0/spikes/shape",
+            serde_json::json!([4_294_967_296u64, 4_294_967_296u64]),
+            "`1_LIF` spikes",
+        ),
+    ];
+    for (pointer, shape, what) in cases {
+        let mut broken = json.clone();
+        *broken.pointer_mut(pointer).unwrap() = shape;
+        std::fs::write(run.path().join("sample.json"), broken.to_string()).unwrap();
+        let err = plot_run(run.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("sample.json") && err.contains(what) && err.contains("has shape"),
+            "{pointer}: {err}"
+        );
+    }
+}
+
+#[test]
+fn losses_too_far_apart_for_an_axis_are_drawn_clamped() {
+    // 1e308 and -1e308 are finite, but the axis between them spans more
+    // than f64 holds; hand-edited values like these once stalled the plot.
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    std::fs::write(
+        run.history_path(),
+        "epoch,loss,task_loss,penalty,seconds\n1,1e308,1e308,0,0\n2,-1e308,0,0,1\n",
+    )
+    .unwrap();
+    let written = plot_run(run.path()).unwrap();
+    assert!(
+        names(&written).contains(&"loss.png".to_string()),
+        "{written:?}"
+    );
+}
+
+#[test]
 fn bounds_cost_matches_rockpools_sweep() {
     // Rockpool: exp(lower - p) strictly below, exp(p - upper) strictly
     // above, 0 inside and exactly at a bound.

@@ -787,3 +787,19 @@ fn bounds_that_no_value_satisfies_are_errors() {
         );
     }
 }
+
+#[test]
+fn a_spec_file_beyond_the_text_limit_is_refused_not_read_whole() {
+    // Reading stops at the limit, so a path such as /dev/zero cannot
+    // exhaust memory. A sparse file one byte past the limit stands in.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.toml");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(neurojit::text_file::MAX_TEXT_BYTES + 1)
+        .unwrap();
+    let err = spec::load_spec(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("huge.toml") && err.contains("too large for a text input"),
+        "{err}"
+    );
+}

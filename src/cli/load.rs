@@ -10,8 +10,8 @@ pub fn spec_or_tutorial(path: Option<&Path>) -> Result<(Spec, String)> {
     match path {
         Some(p) => {
             let spec = load_spec(p)?;
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = neurojit::text_file::read_text(p)
+                .with_context(|| format!("reading {}", p.display()))?;
             Ok((spec, text))
         }
         None => Ok((tutorial_spec()?, TUTORIAL_SPEC.to_string())),

@@ -33,8 +33,9 @@ pub struct TrainArgs {
     /// Continue the run in this folder where it stopped.
     #[arg(long, conflicts_with = "spec")]
     resume: Option<PathBuf>,
-    /// The run folder to create (default: runs/<timestamp>).
-    #[arg(long)]
+    /// The run folder to create (default: runs/<timestamp>). A resumed run
+    /// stays in its own folder.
+    #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Override the spec's number of epochs.
     #[arg(long, value_parser = super::at_least_one)]
@@ -83,14 +84,16 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
     if let Some(path) = &args.data {
         spec.data = DataSpec::File(path.clone());
+    } else if let Some(run_dir) = &existing_run {
+        if let Some(path) = run_dir.read_data_path()? {
+            spec.data = DataSpec::File(path);
+        }
     }
 
     let dataset = load_data(&spec)?;
-    // A data file carries the array its loss reads: `targets` for mse,
-    // `labels` for cross-entropy.
-    if matches!(spec.data, DataSpec::File(_)) {
-        dataset.check_loss(spec.loss.kind)?;
-    }
+    // The data must carry the array its loss reads: `targets` for mse,
+    // `labels` for cross-entropy (the built-in task has targets only).
+    dataset.check_loss(spec.loss.kind)?;
     let mut exp = experiment(&spec)?;
     let (n_in, n_out) = exp.network.shape();
     dataset
@@ -168,6 +171,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         );
     } else {
         run_dir.write_spec(&spec_text)?;
+        if let DataSpec::File(path) = &spec.data {
+            run_dir.write_data_path(path)?;
+        }
         run_dir.write_bounds(&spec.param_bounds)?;
         run_dir.start_history()?;
         let initial = checkpoint_of(&trainer, 0, best);

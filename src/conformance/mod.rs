@@ -180,7 +180,7 @@ pub fn run_case(case: &Json, engine: Engine) -> Result<CaseReport, ConformanceEr
 
 /// Reads and runs one case file.
 pub fn run_file(path: &FsPath, engine: Engine) -> Result<CaseReport, ConformanceError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConformanceError::Io {
+    let text = crate::text_file::read_text(path).map_err(|e| ConformanceError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
@@ -200,7 +200,7 @@ pub fn case_files(dir: &FsPath) -> Result<Vec<std::path::PathBuf>, ConformanceEr
     };
     let index = dir.join("index.json");
     if index.exists() {
-        let text = std::fs::read_to_string(&index).map_err(io)?;
+        let text = crate::text_file::read_text(&index).map_err(io)?;
         let index: Json = serde_json::from_str(&text)
             .map_err(|e| ConformanceError::Format(format!("index.json: {e}")))?;
         return json::as_array(json::field(&index, "cases")?, "cases")?

@@ -280,6 +280,21 @@ fn train(
     let mses = as_array(field(expected, "mse")?, "mse")?;
     let bounds = as_array(field(expected, "bounds")?, "bounds")?;
     let after = as_array(field(expected, "params_after_step")?, "params_after_step")?;
+    // The expected trajectory has one entry per step: a step count it does
+    // not cover is a malformed case (and a huge one would run for ever).
+    for (name, list) in [
+        ("losses", losses),
+        ("mse", mses),
+        ("bounds", bounds),
+        ("params_after_step", after),
+    ] {
+        if list.len() != steps {
+            return Err(ConformanceError::Format(format!(
+                "inputs.steps is {steps} but expected.{name} has {} entries",
+                list.len()
+            )));
+        }
+    }
     let mut checks = Vec::new();
     for k in 0..steps {
         let result = runner.run(&params)?;

@@ -51,12 +51,17 @@ pub fn color(i: usize) -> RGBColor {
 /// Bound markers.
 pub const BOUND_RED: RGBColor = RGBColor(214, 39, 40);
 
+/// Values beyond this magnitude are drawn at it: an axis whose span
+/// overflows to infinity would stall the tick computation.
+const AXIS_LIMIT: f64 = f64::MAX / 4.0;
+
 /// The finite range of `values` widened by 5% on each side (and to a
 /// non-empty interval); `None` if no value is finite.
 pub fn padded_range(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
     let (lo, hi) = values
         .into_iter()
         .filter(|v| v.is_finite())
+        .map(|v| v.clamp(-AXIS_LIMIT, AXIS_LIMIT))
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
             (l.min(v), h.max(v))
         });

@@ -102,7 +102,7 @@ pub fn parse_spec(text: &str, file: &str) -> Result<Spec, SpecError> {
 /// resolved against the directory of the spec file.
 pub fn load_spec(path: &Path) -> Result<Spec, SpecError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+    let text = crate::text_file::read_text(path).map_err(|e| SpecError {
         file: file.clone(),
         line: None,
         column: None,

@@ -68,16 +68,22 @@ pub(super) struct Plan {
 }
 
 impl Plan {
+    /// How far `access` moves per element of the innermost axis (0 or 1).
     pub fn inner_stride(&self, access: usize) -> usize {
         *self.strides[access]
             .last()
             .expect("collapsed nests have an axis")
     }
+    /// Whether `access` is one element for the whole loop.
     pub fn invariant(&self, access: usize) -> bool {
         self.strides[access].iter().all(|&s| s == 0)
     }
 }
 
+/// Resolves loop step `l`: its leaves, stores and reduce targets as
+/// accesses over its collapsed domain. Fails (never panics) on a loop the
+/// emitter cannot handle: one that reads a buffer it writes, or an access
+/// whose innermost stride is neither 0 nor 1.
 pub(super) fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
     let graph = e.graph;
     let domain = &l.domain;
