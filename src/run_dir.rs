@@ -48,8 +48,12 @@ pub enum RunDirError {
     },
     #[error("{path} is not a run folder (it has no spec.toml)")]
     NotARun { path: String },
+    #[error("{path} does not exist: expected a run folder")]
+    NoSuchRun { path: String },
     #[error("{path} already exists and is not empty: expected a new or empty folder")]
     NotEmpty { path: String },
+    #[error("{path} is a file: expected a new or empty folder")]
+    NotAFolder { path: String },
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
 }
@@ -204,6 +208,11 @@ impl RunDir {
 
     /// Creates a run folder at `path`, which must not exist or be empty.
     pub fn create_at(path: &Path) -> Result<RunDir, RunDirError> {
+        if path.exists() && !path.is_dir() {
+            return Err(RunDirError::NotAFolder {
+                path: path.display().to_string(),
+            });
+        }
         if path.exists() {
             let mut entries = fs::read_dir(path).map_err(io_error(path))?;
             if entries.next().is_some() {
@@ -234,6 +243,11 @@ impl RunDir {
         let run = RunDir {
             root: path.to_path_buf(),
         };
+        if !path.exists() {
+            return Err(RunDirError::NoSuchRun {
+                path: path.display().to_string(),
+            });
+        }
         if !run.spec_path().is_file() {
             return Err(RunDirError::NotARun {
                 path: path.display().to_string(),

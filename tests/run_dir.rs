@@ -64,6 +64,26 @@ fn create_at_refuses_non_empty_folders() {
 }
 
 #[test]
+fn a_file_or_a_missing_folder_is_named_as_such() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("notes.txt");
+    std::fs::write(&file, "x").unwrap();
+    let err = RunDir::create_at(&file).unwrap_err();
+    assert!(matches!(err, RunDirError::NotAFolder { .. }), "{err}");
+    assert!(err
+        .to_string()
+        .contains("is a file: expected a new or empty folder"));
+
+    let err = RunDir::open(&root.path().join("nowhere")).unwrap_err();
+    assert!(matches!(err, RunDirError::NoSuchRun { .. }), "{err}");
+    assert!(err
+        .to_string()
+        .contains("does not exist: expected a run folder"));
+    let err = RunDir::open(root.path()).unwrap_err();
+    assert!(matches!(err, RunDirError::NotARun { .. }), "{err}");
+}
+
+#[test]
 fn history_round_trips_and_truncates_for_resume() {
     let root = tempfile::tempdir().unwrap();
     let run = RunDir::create_at(&root.path().join("r")).unwrap();
