@@ -208,12 +208,12 @@ impl RunDir {
 
     /// Creates a run folder at `path`, which must not exist or be empty.
     pub fn create_at(path: &Path) -> Result<RunDir, RunDirError> {
-        if path.exists() && !path.is_dir() {
-            return Err(RunDirError::NotAFolder {
-                path: path.display().to_string(),
-            });
-        }
         if path.exists() {
+            if !path.is_dir() {
+                return Err(RunDirError::NotAFolder {
+                    path: path.display().to_string(),
+                });
+            }
             let mut entries = fs::read_dir(path).map_err(io_error(path))?;
             if entries.next().is_some() {
                 return Err(RunDirError::NotEmpty {

@@ -101,6 +101,12 @@ pub fn parse_spec(text: &str, file: &str) -> Result<Spec, SpecError> {
 /// Reads, parses and validates a spec file. A relative `[data] path` is
 /// resolved against the directory of the spec file.
 pub fn load_spec(path: &Path) -> Result<Spec, SpecError> {
+    Ok(load_spec_with_text(path)?.0)
+}
+
+/// [`load_spec`], also returning the file's text as read (what a run
+/// folder keeps a copy of).
+pub fn load_spec_with_text(path: &Path) -> Result<(Spec, String), SpecError> {
     let file = path.display().to_string();
     let text = crate::text_file::read_text(path).map_err(|e| SpecError {
         file: file.clone(),
@@ -117,7 +123,7 @@ pub fn load_spec(path: &Path) -> Result<Spec, SpecError> {
             }
         }
     }
-    Ok(spec)
+    Ok((spec, text))
 }
 
 /// The tutorial spec, parsed (it is tested to parse and validate).

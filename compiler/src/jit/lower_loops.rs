@@ -126,6 +126,17 @@ enum Span {
     Partial { live: usize },
 }
 
+impl Span {
+    /// The lanes holding elements no earlier position covered.
+    fn new_lanes(self) -> std::ops::Range<usize> {
+        match self {
+            Span::Full => 0..LANES,
+            Span::Overlap { shared } => shared..LANES,
+            Span::Partial { live } => 0..live,
+        }
+    }
+}
+
 pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
     let plan = plan(e, l)?;
     let numel = l.domain.numel();
@@ -384,12 +395,6 @@ fn emit_position(
         Span::Overlap { shared } => s.negative_zero_in_first_lanes(&mut e.b, x, shared),
         Span::Full | Span::Partial { .. } => x,
     };
-    // The lanes of a position a row's total adds, one by one.
-    let summed_lanes = match span {
-        Span::Full => 0..0,
-        Span::Overlap { shared } => shared..LANES,
-        Span::Partial { live } => 0..live,
-    };
     let mut values: Vec<Option<Lowered>> = vec![None; e.graph.len()];
     let read_leaf = |e: &mut Emitter, values: &mut [Option<Lowered>], v: Value| {
         let Some(i) = plan.leaf_of[v.index()] else {
@@ -437,8 +442,9 @@ fn emit_position(
                 Some(k) => {
                     row_sums[k] = match span {
                         Span::Full => s.add(&mut e.b, row_sums[k], x),
+                        // The tail adds its new lanes, one by one.
                         Span::Overlap { .. } | Span::Partial { .. } => {
-                            summed_lanes.clone().fold(row_sums[k], |total, lane| {
+                            span.new_lanes().fold(row_sums[k], |total, lane| {
                                 let element = e.b.ins().extractlane(x, lane as u8);
                                 e.b.ins().fadd(total, element)
                             })
