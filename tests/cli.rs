@@ -250,6 +250,51 @@ fn data_that_does_not_fit_the_network_is_an_error_naming_the_array() {
 }
 
 #[test]
+fn file_system_errors_name_the_option_or_spec_key_behind_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("folder")).unwrap();
+    std::fs::write(dir.path().join("file"), "not a folder").unwrap();
+
+    let err = error_of(&neurojit(
+        &["train", "--data", "folder", "--out", "run"],
+        dir.path(),
+    ));
+    assert!(
+        err.contains("training data (--data): folder is a folder: expected an .npz file"),
+        "{err}"
+    );
+
+    neurojit(&["init", "spec.toml"], dir.path());
+    let spec = std::fs::read_to_string(dir.path().join("spec.toml")).unwrap();
+    let spec: String = spec
+        .lines()
+        .filter(|line| !line.starts_with("input_prob"))
+        .map(|line| {
+            if line.starts_with("builtin") {
+                "path = \"folder\""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
+    let err = error_of(&neurojit(
+        &["train", "spec.toml", "--out", "run"],
+        dir.path(),
+    ));
+    assert!(
+        err.contains("training data (the spec's [data] path)"),
+        "{err}"
+    );
+    assert!(err.contains("is a folder: expected an .npz file"), "{err}");
+
+    let err = error_of(&neurojit(&["train", "--out", "file/run"], dir.path()));
+    assert!(err.contains("the run folder (--out): file/run:"), "{err}");
+    assert!(!dir.path().join("run").exists());
+}
+
+#[test]
 fn init_writes_the_tutorial_spec_once() {
     let dir = tempfile::tempdir().unwrap();
     let out = neurojit(&["init", "spec.toml"], dir.path());
@@ -282,6 +327,54 @@ fn ir_prints_every_stage() {
     }
     let out = neurojit(&["ir", "--stage", "simplified"], dir.path());
     assert!(stdout(&out).contains("# backward"));
+}
+
+#[test]
+fn ir_refuses_sizes_that_train_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    neurojit(&["init", "spec.toml"], dir.path());
+    let spec = std::fs::read_to_string(dir.path().join("spec.toml")).unwrap();
+    let with = |batch: &str, t: &str| -> String {
+        spec.lines()
+            .map(|line| {
+                if line.starts_with("batch =") {
+                    format!("batch = {batch}")
+                } else if line.starts_with("T =") {
+                    format!("T = {t}")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // The product of batch and width overflows 64 bits.
+    std::fs::write(
+        dir.path().join("wide.toml"),
+        with("18446744073709551615", "100"),
+    )
+    .unwrap();
+    let err = error_of(&neurojit(&["ir", "wide.toml"], dir.path()));
+    assert!(
+        err.contains("with a batch of 18446744073709551615, one timestep computes"),
+        "{err}"
+    );
+    // Batch and T fine on their own; the tape over all steps is not.
+    std::fs::write(
+        dir.path().join("long.toml"),
+        with("8", "4611686018427387904"),
+    )
+    .unwrap();
+    let err = error_of(&neurojit(&["ir", "long.toml"], dir.path()));
+    assert!(err.contains("over 4611686018427387904 timesteps"), "{err}");
+    // The same spec at sensible sizes prints its tape.
+    std::fs::write(dir.path().join("ok.toml"), with("8", "100")).unwrap();
+    let out = neurojit(&["ir", "ok.toml"], dir.path());
+    assert!(
+        stdout(&out).contains("bytes per timestep"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub fn fits_in_buffer(dims: &[usize]) -> bool {
 /// Checks that every buffer of a session over `steps` timesteps stays
 /// within [`MAX_BUFFER_ELEMENTS`] (time-indexed buffers hold a row per
 /// step).
-pub(crate) fn check_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), RuntimeError> {
+pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), RuntimeError> {
     let per_step = |kind: &str, slots: &[Slot]| -> Vec<(String, usize)> {
         slots
             .iter()

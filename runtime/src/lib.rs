@@ -10,7 +10,7 @@ mod optimizer;
 mod session;
 mod sharded;
 
-pub use buffers::{fits_in_buffer, MAX_BUFFER_ELEMENTS};
+pub use buffers::{check_buffer_sizes, fits_in_buffer, MAX_BUFFER_ELEMENTS};
 pub use error::RuntimeError;
 pub use optimizer::Optimizer;
 pub use session::{LossParts, Session};

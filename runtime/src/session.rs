@@ -228,7 +228,7 @@ impl Session {
                 got: 0,
             });
         }
-        crate::buffers::check_sizes(&programs, steps)?;
+        crate::buffers::check_buffer_sizes(&programs, steps)?;
         crate::buffers::check_tape_lags(&programs)?;
         let mut buffers = Buffers::new(&programs, steps);
         let started = Instant::now();

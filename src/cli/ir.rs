@@ -14,6 +14,7 @@ use neurojit_compiler::program::Slot;
 use neurojit_compiler::program::{
     batch_over_time, compile_training, gradient_graph, simplified_gradient_graph,
 };
+use neurojit_runtime::check_buffer_sizes;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -103,6 +104,8 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
         Stage::Grad => section("step with gradients", &gradient_graph(step)?),
         Stage::Simplified | Stage::Schedule | Stage::Clif | Stage::Asm => {
             let programs = batch_over_time(compile_training(step)?, subject.timesteps)?;
+            // As `train` would refuse it: the figures below would be nonsense.
+            check_buffer_sizes(&programs, subject.timesteps)?;
             if args.stage == Stage::Simplified && args.program.is_none() {
                 let s = &programs.stats;
                 println!(

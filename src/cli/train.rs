@@ -82,15 +82,25 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             _ => neurojit::spec::Backend::Jit,
         };
     }
+    // Where the data file's path came from, for its errors.
+    let mut data_origin = "the spec's [data] path".to_string();
     if let Some(path) = &args.data {
         spec.data = DataSpec::File(path.clone());
+        data_origin = "--data".into();
     } else if let Some(run_dir) = &existing_run {
         if let Some(path) = run_dir.read_data_path()? {
             spec.data = DataSpec::File(path);
+            data_origin = format!("the run's {}", run_dir.data_path_file().display());
         }
     }
 
-    let dataset = load_data(&spec)?;
+    let dataset = match &spec.data {
+        DataSpec::File(_) => {
+            load_data(&spec).with_context(|| format!("training data ({data_origin})"))?
+        }
+        // Its errors name the built-in task already.
+        DataSpec::Tutorial(_) => load_data(&spec)?,
+    };
     // The data must carry the array its loss reads: `targets` for mse,
     // `labels` for cross-entropy (the built-in task has targets only).
     dataset.check_loss(spec.loss.kind)?;
@@ -113,8 +123,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let run_dir = match existing_run {
         Some(run_dir) => run_dir,
         None => match &args.out {
-            Some(path) => RunDir::create_at(path)?,
-            None => RunDir::create_new(Path::new("runs"))?,
+            Some(path) => RunDir::create_at(path).context("the run folder (--out)")?,
+            None => RunDir::create_new(Path::new("runs")).context("the run folder (in runs/)")?,
         },
     };
 

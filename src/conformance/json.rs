@@ -9,10 +9,26 @@ use crate::bounds::Bound;
 use crate::tree::{Path, Tensor, Tree};
 use serde_json::Value as Json;
 
-/// `v[key]`, or an error naming the missing field.
+/// `v[key]`, or an error naming the missing field and what `v` holds
+/// instead (its fields, or the value when it is not an object).
 pub(super) fn field<'a>(v: &'a Json, key: &str) -> Result<&'a Json, ConformanceError> {
-    v.get(key)
-        .ok_or_else(|| ConformanceError::Format(format!("missing field `{key}`")))
+    match v {
+        Json::Object(fields) => fields.get(key).ok_or_else(|| {
+            let present: Vec<&str> = fields.keys().map(String::as_str).collect();
+            ConformanceError::Format(format!(
+                "missing field `{key}` (the object has: {})",
+                if present.is_empty() {
+                    "no fields".to_string()
+                } else {
+                    present.join(", ")
+                }
+            ))
+        }),
+        other => Err(ConformanceError::Format(format!(
+            "expected an object with a field `{key}`, got {}",
+            brief(other)
+        ))),
+    }
 }
 
 pub(super) fn as_str<'a>(v: &'a Json, what: &str) -> Result<&'a str, ConformanceError> {
@@ -135,10 +151,42 @@ pub(super) fn into_tree<L>(pairs: Vec<(Path, L)>) -> Result<Tree<L>, Conformance
 
 /// The start of a JSON value, for error messages.
 fn brief(v: &Json) -> String {
+    const SHOWN_CHARS: usize = 60;
     let s = v.to_string();
-    if s.len() > 60 {
-        format!("{}...", &s[..60])
-    } else {
-        s
+    // Cut at a character boundary: strings may hold any Unicode.
+    match s.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}...", &s[..cut]),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_at_a_character_boundary() {
+        // Byte 60 falls inside a two-byte character (after the opening quote).
+        let v = Json::String("é".repeat(80));
+        let shown = brief(&v);
+        assert!(shown.ends_with("..."), "{shown}");
+        assert_eq!(shown.chars().count(), 60 + 3);
+    }
+
+    #[test]
+    fn a_missing_field_is_reported_with_what_is_there_instead() {
+        let object: Json = serde_json::json!({"total": 1.0, "bounds": 0.0});
+        let err = field(&object, "mse").unwrap_err().to_string();
+        assert!(
+            err.contains("missing field `mse` (the object has: bounds, total)"),
+            "{err}"
+        );
+
+        let number: Json = serde_json::json!(0.5);
+        let err = field(&number, "mse").unwrap_err().to_string();
+        assert!(
+            err.contains("expected an object with a field `mse`, got 0.5"),
+            "{err}"
+        );
     }
 }

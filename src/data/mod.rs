@@ -61,6 +61,8 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{file} is a folder: expected an .npz file")]
+    NotAFile { file: String },
     #[error("{file}: no array `{array}` (the file has: {present}); expected {expected}")]
     MissingArray {
         file: String,

@@ -36,6 +36,10 @@ pub fn load_npz(path: &Path) -> Result<Dataset, DataError> {
         file: file.clone(),
         source,
     };
+    // Opening a folder fails with the OS's "Invalid argument".
+    if path.is_dir() {
+        return Err(DataError::NotAFile { file });
+    }
     let mut archive = NpzArchive::open(path).map_err(io)?;
     let names: Vec<String> = archive.array_names().map(String::from).collect();
     let present = if names.is_empty() {

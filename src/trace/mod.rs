@@ -34,6 +34,7 @@ use crate::nn::{InitialState, Module, ModuleError, NoiseInput, RecordOptions, St
 use crate::tree::{Path, Tree};
 use neurojit_compiler::ir::{ArgKind, Graph, GraphError, OutKind, Shape, Value};
 use neurojit_compiler::program::{Slot, StepProgram};
+use neurojit_runtime::{fits_in_buffer, MAX_BUFFER_ELEMENTS};
 use std::collections::HashMap;
 use thiserror::Error;
 
@@ -112,6 +113,11 @@ pub enum TraceError {
     Graph(#[from] GraphError),
     #[error("{what} must be at least 1")]
     Size { what: &'static str },
+    #[error(
+        "with a batch of {batch}, one timestep computes a value of shape {shape}: \
+         expected at most {MAX_BUFFER_ELEMENTS} floats (1 GiB) per value; use a smaller batch"
+    )]
+    StepTooLarge { batch: usize, shape: Shape },
 }
 
 /// Traces one timestep of `network` with its loss.
@@ -134,6 +140,7 @@ pub fn trace(network: &dyn Module, options: &TraceOptions) -> Result<TracedNetwo
     );
     let y = ctx.run(network, x)?;
     let outcome = ctx.finish()?;
+    check_step_values(&step, b)?;
 
     // State slots in state-tree order (the context numbered them by first use).
     let order: HashMap<Path, usize> = network
@@ -238,6 +245,22 @@ fn check_sizes(batch: usize, timesteps: usize) -> Result<(), TraceError> {
         return Err(TraceError::Size { what: "timesteps" });
     }
     Ok(())
+}
+
+/// Refuses a step whose values would not fit in a buffer (their sizes
+/// come from user files), before anything multiplies them out and wraps.
+fn check_step_values(step: &Graph, batch: usize) -> Result<(), TraceError> {
+    match step
+        .nodes()
+        .iter()
+        .find(|n| !fits_in_buffer(n.shape.dims()))
+    {
+        Some(node) => Err(TraceError::StepTooLarge {
+            batch,
+            shape: node.shape.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Declares `Param(p)` for every parameter in `parameters()` order; returns

@@ -52,10 +52,17 @@ pub fn batch_over_time(
     Ok(programs)
 }
 
-/// `(T*B, n)`: all timesteps of a per-step `(B, n)` value.
+/// `(T*B, n)`: all timesteps of a per-step `(B, n)` value; `None` when the
+/// value is not 2-D or all steps would hold more elements than a `usize`
+/// counts (that value is then left per-step, and the runtime refuses the
+/// session for its size).
 fn all_steps(shape: &Shape, steps: usize) -> Option<Shape> {
     match shape.dims() {
-        &[b, n] => Some(Shape::from([steps * b, n])),
+        &[b, n] => {
+            let rows = steps.checked_mul(b)?;
+            rows.checked_mul(n)?;
+            Some(Shape::from([rows, n]))
+        }
         _ => None,
     }
 }
