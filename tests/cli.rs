@@ -284,7 +284,7 @@ fn file_system_errors_name_the_option_or_spec_key_behind_the_path() {
         dir.path(),
     ));
     assert!(
-        err.contains("training data (the spec's [data] path)"),
+        err.contains("training data ([data] path in spec.toml)"),
         "{err}"
     );
     assert!(err.contains("is a folder: expected an .npz file"), "{err}");
@@ -348,25 +348,32 @@ fn ir_refuses_sizes_that_train_would_refuse() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    // The product of batch and width overflows 64 bits.
-    std::fs::write(
-        dir.path().join("wide.toml"),
-        with("18446744073709551615", "100"),
-    )
-    .unwrap();
-    let err = error_of(&neurojit(&["ir", "wide.toml"], dir.path()));
+    let refusal = |batch: &str, t: &str| {
+        std::fs::write(dir.path().join("big.toml"), with(batch, t)).unwrap();
+        let err = error_of(&neurojit(&["ir", "big.toml"], dir.path()));
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    };
+    // Beyond what one buffer holds, before anything is traced.
+    let err = refusal("18446744073709551615", "100");
     assert!(
-        err.contains("with a batch of 18446744073709551615, one timestep computes"),
+        err.contains("batch = 18446744073709551615: expected at most"),
+        "{err}"
+    );
+    let err = refusal("8", "4611686018427387904");
+    assert!(
+        err.contains("timesteps = 4611686018427387904: expected at most"),
+        "{err}"
+    );
+    // Within those limits, but one step's values are not.
+    let err = refusal("100000000", "100");
+    assert!(
+        err.contains("batch = 100000000: one timestep computes a value of shape"),
         "{err}"
     );
     // Batch and T fine on their own; the tape over all steps is not.
-    std::fs::write(
-        dir.path().join("long.toml"),
-        with("8", "4611686018427387904"),
-    )
-    .unwrap();
-    let err = error_of(&neurojit(&["ir", "long.toml"], dir.path()));
-    assert!(err.contains("over 4611686018427387904 timesteps"), "{err}");
+    let err = refusal("8", "2000000");
+    assert!(err.contains("over 2000000 timesteps"), "{err}");
     // The same spec at sensible sizes prints its tape.
     std::fs::write(dir.path().join("ok.toml"), with("8", "100")).unwrap();
     let out = neurojit(&["ir", "ok.toml"], dir.path());

@@ -104,7 +104,7 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
         Stage::Grad => section("step with gradients", &gradient_graph(step)?),
         Stage::Simplified | Stage::Schedule | Stage::Clif | Stage::Asm => {
             let programs = batch_over_time(compile_training(step)?, subject.timesteps)?;
-            // As `train` would refuse it: the figures below would be nonsense.
+            // `ir` describes only sessions that `train` would build.
             check_buffer_sizes(&programs, subject.timesteps)?;
             if args.stage == Stage::Simplified && args.program.is_none() {
                 let s = &programs.stats;

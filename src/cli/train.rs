@@ -83,7 +83,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         };
     }
     // Where the data file's path came from, for its errors.
-    let mut data_origin = "the spec's [data] path".to_string();
+    let spec_file = match (&existing_run, &args.spec) {
+        (Some(run_dir), _) => run_dir.spec_path(),
+        (None, Some(path)) => path.clone(),
+        (None, None) => "the tutorial spec".into(),
+    };
+    let mut data_origin = format!("[data] path in {}", spec_file.display());
     if let Some(path) = &args.data {
         spec.data = DataSpec::File(path.clone());
         data_origin = "--data".into();
@@ -94,13 +99,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         }
     }
 
-    let dataset = match &spec.data {
-        DataSpec::File(_) => {
-            load_data(&spec).with_context(|| format!("training data ({data_origin})"))?
-        }
-        // Its errors name the built-in task already.
-        DataSpec::Tutorial(_) => load_data(&spec)?,
-    };
+    let dataset = load_data(&spec, &data_origin)?;
     // The data must carry the array its loss reads: `targets` for mse,
     // `labels` for cross-entropy (the built-in task has targets only).
     dataset.check_loss(spec.loss.kind)?;
@@ -124,7 +123,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         Some(run_dir) => run_dir,
         None => match &args.out {
             Some(path) => RunDir::create_at(path).context("the run folder (--out)")?,
-            None => RunDir::create_new(Path::new("runs")).context("the run folder (in runs/)")?,
+            None => RunDir::create_new(Path::new("runs"))
+                .context("the run folder (default: runs/<timestamp>)")?,
         },
     };
 
@@ -347,10 +347,14 @@ impl EpochProgress {
     }
 }
 
-/// The samples the spec (or `--data`) points at.
-fn load_data(spec: &Spec) -> Result<Dataset> {
+/// The samples the spec (or `--data`) points at; `origin` says where a
+/// data file's path came from (an option or a spec key), for its errors.
+fn load_data(spec: &Spec, origin: &str) -> Result<Dataset> {
     Ok(match &spec.data {
-        DataSpec::File(path) => load_npz(path)?,
+        DataSpec::File(path) => {
+            load_npz(path).with_context(|| format!("training data ({origin})"))?
+        }
+        // Its errors name the built-in task already.
         DataSpec::Tutorial(task) => {
             let task = TutorialTask {
                 samples: task.samples,

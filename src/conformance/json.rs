@@ -14,14 +14,17 @@ use serde_json::Value as Json;
 pub(super) fn field<'a>(v: &'a Json, key: &str) -> Result<&'a Json, ConformanceError> {
     match v {
         Json::Object(fields) => fields.get(key).ok_or_else(|| {
-            let present: Vec<&str> = fields.keys().map(String::as_str).collect();
+            const SHOWN_FIELDS: usize = 10;
+            let mut present: Vec<String> = fields.keys().take(SHOWN_FIELDS).cloned().collect();
+            if fields.len() > SHOWN_FIELDS {
+                present.push(format!("and {} more", fields.len() - SHOWN_FIELDS));
+            }
+            if present.is_empty() {
+                present.push("no fields".into());
+            }
             ConformanceError::Format(format!(
                 "missing field `{key}` (the object has: {})",
-                if present.is_empty() {
-                    "no fields".to_string()
-                } else {
-                    present.join(", ")
-                }
+                present.join(", ")
             ))
         }),
         other => Err(ConformanceError::Format(format!(
@@ -179,6 +182,13 @@ mod tests {
         let err = field(&object, "mse").unwrap_err().to_string();
         assert!(
             err.contains("missing field `mse` (the object has: bounds, total)"),
+            "{err}"
+        );
+
+        let wide: Json = (0..12).map(|i| (format!("f{i:02}"), Json::Null)).collect();
+        let err = field(&wide, "mse").unwrap_err().to_string();
+        assert!(
+            err.contains("f00, f01, f02, f03, f04, f05, f06, f07, f08, f09, and 2 more)"),
             "{err}"
         );
 

@@ -114,8 +114,12 @@ pub enum TraceError {
     #[error("{what} must be at least 1")]
     Size { what: &'static str },
     #[error(
-        "with a batch of {batch}, one timestep computes a value of shape {shape}: \
-         expected at most {MAX_BUFFER_ELEMENTS} floats (1 GiB) per value; use a smaller batch"
+        "{what} = {value}: expected at most {MAX_BUFFER_ELEMENTS} (the floats one buffer holds)"
+    )]
+    Limit { what: &'static str, value: usize },
+    #[error(
+        "batch = {batch}: one timestep computes a value of shape {shape}, over \
+         {MAX_BUFFER_ELEMENTS} floats (1 GiB); use a smaller batch or narrower layers"
     )]
     StepTooLarge { batch: usize, shape: Shape },
 }
@@ -237,18 +241,24 @@ pub fn record_name(module: &Path, name: &str) -> String {
     }
 }
 
+/// Checks the batch and step count before tracing. Each is at most what
+/// one buffer holds (inputs hold `batch` rows, the losses one float per
+/// step), so that the shapes built while tracing (`batch` times a layer's
+/// width, itself within that limit) cannot overflow when multiplied out.
 fn check_sizes(batch: usize, timesteps: usize) -> Result<(), TraceError> {
-    if batch == 0 {
-        return Err(TraceError::Size { what: "batch" });
-    }
-    if timesteps == 0 {
-        return Err(TraceError::Size { what: "timesteps" });
+    for (what, value) in [("batch", batch), ("timesteps", timesteps)] {
+        if value == 0 {
+            return Err(TraceError::Size { what });
+        }
+        if value > MAX_BUFFER_ELEMENTS {
+            return Err(TraceError::Limit { what, value });
+        }
     }
     Ok(())
 }
 
 /// Refuses a step whose values would not fit in a buffer (their sizes
-/// come from user files), before anything multiplies them out and wraps.
+/// come from user files), before programs and buffers are built for them.
 fn check_step_values(step: &Graph, batch: usize) -> Result<(), TraceError> {
     match step
         .nodes()

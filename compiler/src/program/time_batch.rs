@@ -254,7 +254,13 @@ fn batch_weight_gradients(
                     transpose_lhs: true,
                     transpose_rhs: false,
                 },
-            ) if time_varying[lhs.index()] && time_varying[rhs.index()] => {
+            ) if time_varying[lhs.index()]
+                && time_varying[rhs.index()]
+                // Both sides or neither: a side made a sequence alone
+                // would be written every step and never read.
+                && all_steps(backward.shape(lhs), steps).is_some()
+                && all_steps(backward.shape(rhs), steps).is_some() =>
+            {
                 // The gradient is Σ_t a_tᵀ g_t.
                 let role = |side: &str| format!("{side} of {} grad", out.name);
                 let (a_role, g_role) = (role("a"), role("g"));
