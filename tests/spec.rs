@@ -803,3 +803,22 @@ fn a_spec_file_beyond_the_text_limit_is_refused_not_read_whole() {
         "{err}"
     );
 }
+
+/// The spec README.md shows is the one `neurojit init` writes (with fewer
+/// comments), so the two cannot drift apart.
+#[test]
+fn the_readme_spec_is_the_tutorial_spec() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("```toml\n[network]")
+        .expect("README.md shows a spec")
+        + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("the block ends");
+    let mut shown = parse_spec(&readme[start..end], "README.md").unwrap();
+    let mut written = spec::tutorial_spec().unwrap();
+    // Bounds remember their line for errors; comments move the lines.
+    for bound in shown.bounds.iter_mut().chain(written.bounds.iter_mut()) {
+        bound.line = 0;
+    }
+    assert_eq!(shown, written);
+}
