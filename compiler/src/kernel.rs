@@ -1,8 +1,14 @@
 //! The interface every backend implements: a graph compiled into something
 //! that can be called on buffers. The runtime only ever sees this.
 
-use crate::ir::Graph;
+use crate::ir::{Graph, Shape};
 use thiserror::Error;
+
+/// The most elements one value of a graph may hold: 2^28 floats, 1 GiB.
+/// Shapes come from user code and files; beyond this a graph is refused
+/// when compiled, so that no element count wraps and no buffer asks for
+/// more memory than a machine has.
+pub const MAX_VALUE_ELEMENTS: usize = 1 << 28;
 
 /// A compiled graph. `args` are given in `graph.args()` order and `outputs`
 /// in `graph.outputs()` order, each a flat row-major buffer of exactly the
@@ -52,6 +58,8 @@ pub trait Backend: Send + Sync {
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum KernelError {
+    #[error(transparent)]
+    Compile(#[from] CompileError),
     #[error("expected {expected} argument buffers, got {got}")]
     ArgCount { expected: usize, got: usize },
     #[error("expected {expected} output buffers, got {got}")]
@@ -71,6 +79,31 @@ pub enum CompileError {
     Unsupported { backend: &'static str, op: String },
     #[error("code generation failed: {0}")]
     Codegen(String),
+    #[error(
+        "value %{value} has shape {shape}: expected at most {MAX_VALUE_ELEMENTS} elements \
+         (1 GiB of f32) per value"
+    )]
+    TooLarge { value: usize, shape: Shape },
+}
+
+/// Refuses a graph with a value of more than [`MAX_VALUE_ELEMENTS`]
+/// elements (or whose count overflows). Every backend calls this when it
+/// compiles: generated code loops over the dimensions, and the buffers it
+/// is handed are checked against the element counts.
+pub fn check_value_sizes(graph: &Graph) -> Result<(), CompileError> {
+    for (value, node) in graph.nodes().iter().enumerate() {
+        if node
+            .shape
+            .checked_numel()
+            .is_none_or(|n| n > MAX_VALUE_ELEMENTS)
+        {
+            return Err(CompileError::TooLarge {
+                value,
+                shape: node.shape.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks buffer counts and lengths against the graph's signature. Every

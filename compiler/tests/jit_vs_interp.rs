@@ -712,19 +712,57 @@ fn jit_wrong_buffers_are_rejected() {
 }
 
 #[test]
-fn jit_tensors_beyond_32_bit_offsets_are_unsupported() {
-    let mut g = Graph::new();
-    let x = input(&mut g, 0, &[1]);
-    let huge = g.broadcast_to(x, &Shape::from([1 << 16, 1 << 15])).unwrap();
-    let y = g.exp(huge);
-    record(&mut g, y);
-    match Jit::new().compile(&g) {
-        Err(CompileError::Unsupported { backend, op }) => {
-            assert_eq!(backend, "jit");
-            assert!(op.contains("broadcast") || op.contains("exp"), "{op}");
+fn values_beyond_the_size_limit_are_refused_by_both_backends() {
+    // 2^31 elements: more than one value may hold.
+    let mut big = Graph::new();
+    let x = input(&mut big, 0, &[1]);
+    let huge = big
+        .broadcast_to(x, &Shape::from([1 << 16, 1 << 15]))
+        .unwrap();
+    let y = big.exp(huge);
+    record(&mut big, y);
+    // An element count that wraps to 2 in 64 bits: the buffer checks alone
+    // would accept 2-float buffers for it.
+    let mut wrapping = Graph::new();
+    let x = input(&mut wrapping, 0, &[(1 << 63) + 1, 2]);
+    let t = wrapping.transpose(x).unwrap();
+    record(&mut wrapping, t);
+    let backends: [&dyn Backend; 2] = [&Jit::new(), &Interpreter];
+    for (graph, shape) in [
+        (&big, "[65536,32768]"),
+        (&wrapping, "[9223372036854775809,2]"),
+    ] {
+        for backend in backends {
+            match backend.compile(graph) {
+                Err(err @ CompileError::TooLarge { .. }) => {
+                    assert!(err.to_string().contains(shape), "{err}")
+                }
+                Err(other) => panic!("{}: expected TooLarge, got {other}", backend.name()),
+                Ok(_) => panic!("{}: expected TooLarge, got a kernel", backend.name()),
+            }
         }
-        Err(other) => panic!("expected Unsupported, got {other}"),
-        Ok(_) => panic!("expected Unsupported, got a kernel"),
+    }
+}
+
+#[test]
+fn reduce_sum_over_an_axis_beyond_255() {
+    // Rank 300, two elements along axis 260: the axis must not wrap to 4.
+    let mut dims = vec![1; 300];
+    dims[4] = 3;
+    dims[260] = 2;
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &dims);
+    let r = g.reduce_sum(x, 260).unwrap();
+    record(&mut g, r);
+    assert_eq!(g.shape(r).numel(), 3);
+    let args = vec![vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]];
+    // Row-major: axis 4 (3 long) outside axis 260 (2 long).
+    let expected = vec![3.0, 7.0, 11.0];
+    for backend in [&Jit::new() as &dyn Backend, &Interpreter] {
+        let kernel = backend.compile(&g).unwrap();
+        let mut out = vec![0.0; 3];
+        kernel.run(&[&args[0]], &mut [&mut out]).unwrap();
+        assert_eq!(out, expected, "{}", backend.name());
     }
 }
 

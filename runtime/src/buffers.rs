@@ -20,7 +20,7 @@ use neurojit_compiler::program::{Slot, TapeLag, TrainingPrograms};
 /// The most floats one buffer may hold (1 GiB). Sizes come from user
 /// files: beyond this, a session is refused with an error naming the
 /// buffer, rather than aborting on a failed allocation.
-pub const MAX_BUFFER_ELEMENTS: usize = 1 << 28;
+pub const MAX_BUFFER_ELEMENTS: usize = neurojit_compiler::kernel::MAX_VALUE_ELEMENTS;
 
 /// Whether a buffer of `dims` (their product, computed without overflow)
 /// stays within [`MAX_BUFFER_ELEMENTS`].
@@ -105,6 +105,24 @@ pub(crate) struct Buffers {
     /// the session sums them after the pass instead of reading each back
     /// between calls. The parameter-only loss then reuses row 0.
     pub losses: Vec<f32>,
+}
+
+/// One of the session's buffers (a lagged tape entry is its leader's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BufferId {
+    Param(usize),
+    Hoisted(usize),
+    Fixed(usize),
+    State(usize, usize),
+    StateAdjoint(usize, usize),
+    Tape(usize),
+    Sequence(usize),
+    Input(usize),
+    Target,
+    Grad(usize),
+    Record(usize),
+    Prediction,
+    Loss,
 }
 
 /// Where a tape entry's rows live: in tape buffer `buffer`, from row
@@ -268,6 +286,43 @@ impl Buffers {
             Sink::Prediction => Some(self.predictions.len() / rows),
             Sink::Loss => Some(self.losses.len() / rows),
             Sink::Param(_) | Sink::Moment(_) => None,
+        }
+    }
+
+    /// Which buffer `source` reads when reading state copy `parity`. Only
+    /// called for sources whose length was checked by `source_len`.
+    pub fn source_buffer(&self, source: Source, parity: usize) -> BufferId {
+        match source {
+            Source::Param(i) => BufferId::Param(i),
+            Source::Hoisted(i) => BufferId::Hoisted(i),
+            Source::Fixed(i) => BufferId::Fixed(i),
+            Source::State(i) => BufferId::State(parity, i),
+            Source::StateAdjoint(i) => BufferId::StateAdjoint(parity, i),
+            Source::Tape(i) => BufferId::Tape(self.tape_views[i].buffer),
+            Source::Sequence(i) => BufferId::Sequence(i),
+            Source::Input(i) => BufferId::Input(i),
+            Source::Target => BufferId::Target,
+            Source::Grad(_) | Source::Moment(_) | Source::Scalar(_) => {
+                unreachable!("rejected when the program was bound")
+            }
+        }
+    }
+
+    /// Which buffer `sink` writes when states are read from copy `parity`
+    /// (and written to the other). Only called for sinks whose length was
+    /// checked by `sink_len`.
+    pub fn sink_buffer(&self, sink: Sink, parity: usize) -> BufferId {
+        match sink {
+            Sink::Hoisted(i) => BufferId::Hoisted(i),
+            Sink::State(i) => BufferId::State(1 - parity, i),
+            Sink::StateAdjoint(i) => BufferId::StateAdjoint(1 - parity, i),
+            Sink::Grad(i) => BufferId::Grad(i),
+            Sink::Tape(i) => BufferId::Tape(self.tape_views[i].buffer),
+            Sink::Sequence(i) => BufferId::Sequence(i),
+            Sink::Record(i) => BufferId::Record(i),
+            Sink::Prediction => BufferId::Prediction,
+            Sink::Loss => BufferId::Loss,
+            Sink::Param(_) | Sink::Moment(_) => unreachable!("rejected when the program was bound"),
         }
     }
 

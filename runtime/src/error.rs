@@ -25,6 +25,15 @@ pub enum RuntimeError {
         program: &'static str,
         output: String,
     },
+    #[error(
+        "the {program} program writes output `{output}` to the buffer its argument \
+         `{argument}` reads: expected a program never to read what it writes"
+    )]
+    ReadsWhatItWrites {
+        program: &'static str,
+        output: String,
+        argument: String,
+    },
     #[error("{what}: expected {expected} values, got {got}")]
     Length {
         what: String,

@@ -9,7 +9,7 @@
 //! stored time-major, `(T, B, ...)`, so that each step reads one contiguous
 //! row.
 
-use crate::binding::plan;
+use crate::binding::{plan, Plan};
 use crate::buffers::Buffers;
 use crate::RuntimeError;
 use neurojit_compiler::ir::Graph;
@@ -114,6 +114,7 @@ impl BoundProgram {
                 graph.shape(out.value).numel(),
             )?;
         }
+        check_no_overlap(name, graph, &plan, buffers)?;
         let kernel = backend
             .compile(graph)
             .map_err(|source| RuntimeError::Compile {
@@ -147,7 +148,7 @@ impl BoundProgram {
         // (row `t < steps` of a time-indexed buffer or tape view) holds
         // exactly the elements the kernel expects. Sources and sinks never share a
         // buffer: states and adjoints are read from one copy and written to
-        // the other, and no program reads what it writes. The scratch
+        // the other, and no program reads what it writes (`check_no_overlap`). The scratch
         // buffer is this program's own.
         unsafe {
             self.kernel.run_unchecked_with_scratch(
@@ -157,6 +158,44 @@ impl BoundProgram {
             )
         }
     }
+}
+
+/// Refuses a program that reads a buffer it writes, or writes one buffer
+/// through two outputs (e.g. a lagged tape entry and its leader): kernels
+/// are handed its arguments as shared and its outputs as exclusive memory.
+fn check_no_overlap(
+    name: &'static str,
+    graph: &Graph,
+    plan: &Plan,
+    buffers: &Buffers,
+) -> Result<(), RuntimeError> {
+    for parity in [0, 1] {
+        let sinks: Vec<_> = plan
+            .sinks
+            .iter()
+            .map(|s| buffers.sink_buffer(*s, parity))
+            .collect();
+        for (j, (sink, out)) in sinks.iter().zip(graph.outputs()).enumerate() {
+            if sinks[..j].contains(sink) {
+                return Err(RuntimeError::SharedOutput {
+                    program: name,
+                    output: out.name.clone(),
+                });
+            }
+            let source = plan
+                .sources
+                .iter()
+                .position(|s| buffers.source_buffer(*s, parity) == *sink);
+            if let Some(source) = source {
+                return Err(RuntimeError::ReadsWhatItWrites {
+                    program: name,
+                    output: out.name.clone(),
+                    argument: graph.args()[source].name.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks that a program's argument or output (`what`, bound to `binding`)

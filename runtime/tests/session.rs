@@ -180,6 +180,32 @@ fn two_outputs_to_one_buffer_are_an_error_naming_the_second() {
 }
 
 #[test]
+fn a_program_that_reads_what_it_writes_is_refused() {
+    // The prologue computes a hoisted value; a forward program that also
+    // writes it would be handed one buffer as input and as output.
+    let mut programs = compile_training(&leaky_program()).unwrap();
+    let mut prologue = Graph::new();
+    let a = prologue.arg(ArgKind::Param, 1, "a", Shape::from([N]));
+    let a2 = prologue.mul(a, a).unwrap();
+    prologue.output(OutKind::Hoisted, 0, "a squared", a2);
+    programs.hoisted = vec![slot(0, "a squared", &[N])];
+    programs.prologue = prologue;
+    let forward = &mut programs.forward;
+    let hoisted = forward.arg(ArgKind::Hoisted, 0, "a squared", Shape::from([N]));
+    let again = forward.scale(hoisted, 2.0);
+    forward.output(OutKind::Hoisted, 0, "a squared, doubled", again);
+    let err = Session::new(programs, &Interpreter, T).err().unwrap();
+    let message = err.to_string();
+    assert!(
+        message.contains("forward")
+            && message.contains("`a squared, doubled`")
+            && message.contains("argument `a squared`")
+            && message.contains("never to read what it writes"),
+        "{message}"
+    );
+}
+
+#[test]
 fn restored_moments_must_fit_each_moment() {
     let s = session();
     // Momentum on both parameters: moment p accumulates parameter p's

@@ -187,7 +187,7 @@ impl UnrolledRunner {
             );
         }
         Ok(UnrolledRunner {
-            runner: Runner::new(un.graph),
+            runner: Runner::new(un.graph)?,
             feed,
             batch: data.batch,
             param_count: un.params.len(),
@@ -259,7 +259,7 @@ impl NetworkRunner for UnrolledRunner {
             feed.set(ArgKind::Scalar, k_slot, vec![s]);
         }
         let outputs = update.outputs().to_vec();
-        let results = Runner::new(update).run(&feed)?;
+        let results = Runner::new(update)?.run(&feed)?;
         let mut params = self.last_params.clone();
         for (o, data) in outputs.iter().zip(results) {
             match o.kind {

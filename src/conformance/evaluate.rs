@@ -37,11 +37,12 @@ pub(super) struct Runner {
 }
 
 impl Runner {
-    pub fn new(graph: Graph) -> Runner {
-        Runner {
-            kernel: InterpretedGraph::new(graph.clone()),
+    pub fn new(graph: Graph) -> Result<Runner, ConformanceError> {
+        Ok(Runner {
+            kernel: InterpretedGraph::new(graph.clone())
+                .map_err(neurojit_compiler::kernel::KernelError::from)?,
             graph,
-        }
+        })
     }
 
     /// Every output, in output order.
@@ -107,7 +108,7 @@ pub(super) fn value_and_grad(
     for (i, &d) in grads.iter().enumerate() {
         g.output(OutKind::ParamGrad, i, &leaves[i].0.joined(), d);
     }
-    let results = Runner::new(g).run(&feed)?;
+    let results = Runner::new(g)?.run(&feed)?;
     let value = results[0][0];
     let grads = leaves
         .iter()

@@ -78,6 +78,6 @@ fn evaluate_item(name: &str, args: &Json) -> Result<Vec<f32>, ConformanceError> 
         }
     };
     g.output(OutKind::Loss, 0, name, result);
-    let mut out = Runner::new(g).run(&feed)?;
+    let mut out = Runner::new(g)?.run(&feed)?;
     Ok(out.remove(0))
 }

@@ -6,7 +6,7 @@
 mod rules;
 
 use crate::ir::{Graph, Value};
-use crate::kernel::{check_buffers, Backend, CompileError, Kernel, KernelError};
+use crate::kernel::{check_buffers, check_value_sizes, Backend, CompileError, Kernel, KernelError};
 use std::sync::Mutex;
 
 pub use rules::spike_count;
@@ -22,7 +22,7 @@ impl Backend for Interpreter {
     }
 
     fn compile(&self, graph: &Graph) -> Result<Box<dyn Kernel>, CompileError> {
-        Ok(Box::new(InterpretedGraph::new(graph.clone())))
+        Ok(Box::new(InterpretedGraph::new(graph.clone())?))
     }
 }
 
@@ -35,18 +35,20 @@ pub struct InterpretedGraph {
 }
 
 impl InterpretedGraph {
-    pub fn new(graph: Graph) -> InterpretedGraph {
+    /// Allocates a buffer per node; refuses values too large to hold.
+    pub fn new(graph: Graph) -> Result<InterpretedGraph, CompileError> {
+        check_value_sizes(&graph)?;
         let live = live_values(&graph);
         let buffers = graph
             .nodes()
             .iter()
             .map(|n| vec![0.0; n.shape.numel()])
             .collect();
-        InterpretedGraph {
+        Ok(InterpretedGraph {
             graph,
             live,
             buffers: Mutex::new(buffers),
-        }
+        })
     }
 }
 
@@ -95,7 +97,7 @@ impl Kernel for InterpretedGraph {
 /// Convenience for tests and tools: evaluates `graph` on `args` and returns
 /// every output as a fresh vector (accumulating outputs start from zero).
 pub fn evaluate(graph: &Graph, args: &[&[f32]]) -> Result<Vec<Vec<f32>>, KernelError> {
-    let kernel = InterpretedGraph::new(graph.clone());
+    let kernel = InterpretedGraph::new(graph.clone())?;
     let mut results: Vec<Vec<f32>> = graph
         .outputs()
         .iter()

@@ -403,13 +403,13 @@ impl Graph {
     /// Sum over `axis`, removing it from the shape.
     pub fn reduce_sum(&mut self, a: Value, axis: usize) -> Result<Value> {
         let from = self.shape(a).clone();
-        if axis >= from.rank() {
+        let Some(stored) = u32::try_from(axis).ok().filter(|_| axis < from.rank()) else {
             return Err(GraphError::Axis { axis, shape: from });
-        }
+        };
         Ok(self.add_node(
             Op::ReduceSum {
                 operand: a,
-                axis: axis as u8,
+                axis: stored,
             },
             from.without_axis(axis),
         ))

@@ -137,7 +137,7 @@ pub enum Op {
     /// Sum over one axis, which is removed from the shape.
     ReduceSum {
         operand: Value,
-        axis: u8,
+        axis: u32,
     },
     /// The transpose of a 2-D tensor.
     Transpose(Value),

@@ -24,9 +24,16 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar).
+    /// Number of elements (1 for a scalar). Backends refuse graphs whose
+    /// counts overflow (see [`crate::kernel::check_value_sizes`]), so past
+    /// compilation this never wraps.
     pub fn numel(&self) -> usize {
         self.0.iter().product()
+    }
+
+    /// Number of elements, or `None` when the count overflows a `usize`.
+    pub fn checked_numel(&self) -> Option<usize> {
+        self.0.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
     }
 
     /// Row-major strides, in elements.
