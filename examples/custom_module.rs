@@ -104,8 +104,8 @@ fn main() -> anyhow::Result<()> {
     let loss = session.forward()?;
     session.backward()?;
     println!("loss = {}", loss.total());
-    for (slot, info) in traced.program.params.iter().enumerate() {
-        println!("d loss / d {:<12} = {:?}", info.name, session.grad(slot));
+    for (info, grad) in traced.program.params.iter().zip(session.grads()) {
+        println!("d loss / d {:<12} = {:?}", info.name, grad);
     }
 
     // The gradient agrees with a finite difference of the loss.
@@ -115,7 +115,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .position(|s| s.name == "1_LeakyIntegrator/decay")
         .unwrap();
-    let autodiff = session.grad(slot)[0];
+    let autodiff = session.grads()[slot][0];
     let h = 1e-3;
     let mut shifted = params[slot].clone();
     shifted[0] += h;

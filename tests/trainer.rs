@@ -164,3 +164,28 @@ fn per_element_bounds_are_compiled_into_the_penalty() {
         }
     }
 }
+
+#[test]
+fn empty_layers_compile_on_both_backends() {
+    // Zero neurons: every per-neuron value is empty, and the JIT's empty
+    // scratch values share an offset with the values after them.
+    let mut rng = StdRng::seed_from_u64(1);
+    let nets = [Lif::with_synapses(0, 3), Lif::new(0).recurrent(&mut rng)];
+    for net in nets {
+        let outcome = |backend| {
+            let run = TrainerOptions {
+                backend,
+                ..TrainerOptions::default()
+            };
+            let options = TraceOptions::new(2, 3);
+            let mut t = Trainer::new(&net, &options, Box::new(Adam::new(1e-3)), None, &run)
+                .map_err(|e| e.to_string())?;
+            t.set_data(&[], &[]).map_err(|e| e.to_string())?;
+            t.step().map(|l| l.total()).map_err(|e| e.to_string())
+        };
+        let (jit, interp) = (outcome(BackendKind::Jit), outcome(BackendKind::Interp));
+        // The mean over no outputs is 0/0: both stop on a non-finite loss.
+        assert_eq!(jit, interp);
+        assert!(jit.clone().unwrap_err().contains("not finite"), "{jit:?}");
+    }
+}

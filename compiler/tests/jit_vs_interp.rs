@@ -678,6 +678,18 @@ fn jit_zero_sized_tensors() {
     let m = g.matmul(x, w).unwrap();
     record(&mut g, m);
     compare_all_options(&g, &[vec![], vec![]], &[Tol::Exact]);
+
+    // Sums over an empty axis are zeros, of a computed operand too.
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[2, 0]);
+    let e = g.exp(x);
+    let r = g.reduce_sum(e, 1).unwrap();
+    let one = g.constant_like(1.0, r);
+    let r = g.add(r, one).unwrap();
+    record(&mut g, r);
+    let total = g.sum_all(e);
+    record(&mut g, total);
+    compare_all_options(&g, &[vec![]], &[Tol::Exact]);
 }
 
 #[test]
@@ -755,13 +767,13 @@ fn reduce_sum_over_an_axis_beyond_255() {
     let r = g.reduce_sum(x, 260).unwrap();
     record(&mut g, r);
     assert_eq!(g.shape(r).numel(), 3);
-    let args = vec![vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]];
+    let input = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
     // Row-major: axis 4 (3 long) outside axis 260 (2 long).
     let expected = vec![3.0, 7.0, 11.0];
     for backend in [&Jit::new() as &dyn Backend, &Interpreter] {
         let kernel = backend.compile(&g).unwrap();
         let mut out = vec![0.0; 3];
-        kernel.run(&[&args[0]], &mut [&mut out]).unwrap();
+        kernel.run(&[&input], &mut [&mut out]).unwrap();
         assert_eq!(out, expected, "{}", backend.name());
     }
 }

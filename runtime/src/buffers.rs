@@ -34,6 +34,7 @@ pub fn fits_in_buffer(dims: &[usize]) -> bool {
 /// within [`MAX_BUFFER_ELEMENTS`] (time-indexed buffers hold a row per
 /// step).
 pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), RuntimeError> {
+    check_input_slots(p)?;
     let per_step = |kind: &str, slots: &[Slot]| -> Vec<(String, usize)> {
         slots
             .iter()
@@ -76,6 +77,27 @@ pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
         }
     }
     Ok(())
+}
+
+/// Input buffers are made for slots `0..=` the largest slot a program
+/// reads, so a slot number must not run past the number of input
+/// arguments (extra inputs, such as noise, are numbered from 1 on).
+fn check_input_slots(p: &TrainingPrograms) -> Result<(), RuntimeError> {
+    let inputs = [("forward", &p.forward), ("backward", &p.backward)]
+        .into_iter()
+        .flat_map(|(program, g)| g.args().iter().map(move |a| (program, a)))
+        .filter(|(_, a)| a.kind == ArgKind::Input);
+    let count = inputs.clone().count();
+    match inputs.into_iter().find(|(_, a)| a.slot > count) {
+        Some((program, arg)) => Err(RuntimeError::Unbound {
+            program,
+            what: format!(
+                "input slot {} (`{}`): expected slots numbered from 0 without gaps",
+                arg.slot, arg.name
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Buffers are never resized or replaced after `new`: bound programs take

@@ -27,13 +27,18 @@ impl Optimizer {
         session: &Session,
     ) -> Result<Optimizer, RuntimeError> {
         let plan = plan("optimiser", update)?;
-        let moment_count = update
-            .args()
-            .iter()
-            .filter(|a| a.kind == ArgKind::Moment)
-            .map(|a| a.slot + 1)
-            .max()
-            .unwrap_or(0);
+        let moment_args = || update.args().iter().filter(|a| a.kind == ArgKind::Moment);
+        // Moments are numbered from 0 without gaps; a buffer is made per slot.
+        if let Some(a) = moment_args().find(|a| a.slot >= moment_args().count()) {
+            return Err(RuntimeError::Unbound {
+                program: "optimiser",
+                what: format!(
+                    "moment slot {} (`{}`): expected slots numbered from 0 without gaps",
+                    a.slot, a.name
+                ),
+            });
+        }
+        let moment_count = moment_args().map(|a| a.slot + 1).max().unwrap_or(0);
         let mut moments = vec![Vec::new(); moment_count];
         for a in update.args().iter().filter(|a| a.kind == ArgKind::Moment) {
             moments[a.slot] = vec![0.0; a.shape.numel()];
@@ -118,6 +123,21 @@ impl Optimizer {
     /// Applies one update using the session's current gradients. `scalars`
     /// are the program's `Scalar(k)` arguments for this step.
     pub fn step(&mut self, session: &mut Session, scalars: &[f32]) -> Result<(), RuntimeError> {
+        // The session this optimiser was built for, or one of its shape.
+        let own: Vec<usize> = self.next_params.iter().map(Vec::len).collect();
+        let given: Vec<usize> = session.params().iter().map(Vec::len).collect();
+        if own != given {
+            return Err(RuntimeError::Length {
+                what: format!(
+                    "parameters of the session given to the optimiser ({} tensors; it was built \
+                     for {})",
+                    given.len(),
+                    own.len()
+                ),
+                expected: own.iter().sum(),
+                got: given.iter().sum(),
+            });
+        }
         {
             let params = session.params();
             let grads = session.grads();

@@ -327,8 +327,9 @@ impl Session {
     }
 
     /// The gradient of the last `forward` + `backward`, by parameter slot.
-    pub fn grad(&self, slot: usize) -> &[f32] {
-        &self.buffers.grads[slot]
+    /// The gradient of parameter `slot`; `None` when there is no such slot.
+    pub fn grad(&self, slot: usize) -> Option<&[f32]> {
+        self.buffers.grads.get(slot).map(Vec::as_slice)
     }
 
     pub fn set_param(&mut self, slot: usize, values: &[f32]) -> Result<(), RuntimeError> {

@@ -12,6 +12,10 @@ use neurojit_compiler::kernel::Backend;
 use neurojit_compiler::program::TrainingPrograms;
 use rayon::prelude::*;
 
+/// The most threads (shards) a session may have: far more than any
+/// machine's cores, and each shard holds a copy of every buffer.
+pub const MAX_THREADS: usize = 1024;
+
 pub struct ShardedSession {
     shards: Vec<Session>,
     pool: Option<rayon::ThreadPool>,
@@ -28,6 +32,11 @@ impl ShardedSession {
         threads: usize,
     ) -> Result<ShardedSession, RuntimeError> {
         let threads = threads.max(1);
+        if threads > MAX_THREADS {
+            return Err(RuntimeError::Threads(format!(
+                "{threads} threads: expected at most {MAX_THREADS} (each holds a copy of every buffer)"
+            )));
+        }
         let shard_batch = programs.input.dims().first().copied().unwrap_or(1);
         let mut shards = Vec::with_capacity(threads);
         for _ in 0..threads {
@@ -158,9 +167,9 @@ impl ShardedSession {
             let (primary, rest) = self.shards.split_at_mut(1);
             for (slot, g) in primary[0].grads_mut().enumerate() {
                 for shard in rest.iter() {
-                    g.iter_mut()
-                        .zip(shard.grad(slot))
-                        .for_each(|(a, b)| *a += b);
+                    // Shards run the same programs: every slot is there.
+                    let theirs = shard.grads()[slot].iter();
+                    g.iter_mut().zip(theirs).for_each(|(a, b)| *a += b);
                 }
                 g.iter_mut().for_each(|x| *x *= scale);
             }

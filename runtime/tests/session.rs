@@ -206,6 +206,74 @@ fn a_program_that_reads_what_it_writes_is_refused() {
 }
 
 #[test]
+fn slots_out_of_range_are_errors() {
+    // An input slot far past the inputs the programs read (the runtime
+    // makes a buffer per slot up to the largest).
+    let mut programs = compile_training(&leaky_program()).unwrap();
+    let stray = programs
+        .forward
+        .arg(ArgKind::Input, usize::MAX, "stray", Shape::from([1]));
+    programs.forward.output(OutKind::Record, 0, "stray", stray);
+    let err = Session::new(programs, &Interpreter, T)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("input slot 18446744073709551615 (`stray`)"),
+        "{err}"
+    );
+
+    // A moment slot far past the moments the update reads.
+    let mut s = session();
+    let mut g = Graph::new();
+    let a = g.arg(ArgKind::Param, 1, "a", Shape::from([N]));
+    let m = g.arg(ArgKind::Moment, 1 << 40, "m", Shape::from([N]));
+    let sum = g.add(a, m).unwrap();
+    g.output(OutKind::Param, 1, "a", sum);
+    let err = Optimizer::new(&g, &Interpreter, &s)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("moment slot 1099511627776 (`m`)"), "{err}");
+
+    // An optimiser stepped on a session of another network.
+    let mut g = Graph::new();
+    let a = g.arg(ArgKind::Param, 1, "a", Shape::from([N]));
+    let half = g.scale(a, 0.5);
+    g.output(OutKind::Param, 1, "a", half);
+    let mut opt = Optimizer::new(&g, &Interpreter, &s).unwrap();
+    // A network with the single parameter `w`: y = x @ w.
+    let mut step = Graph::new();
+    let w = step.arg(ArgKind::Param, 0, "w", Shape::from([N, N]));
+    let x = step.arg(ArgKind::Input, 0, "x", Shape::from([B, N]));
+    let y = step.arg(ArgKind::Target, 0, "y", Shape::from([B, N]));
+    let out = step.matmul(x, w).unwrap();
+    let err = step.sub(out, y).unwrap();
+    let loss = step.sum_all(err);
+    step.output(OutKind::Prediction, 0, "y", out);
+    step.output(OutKind::Loss, 0, "loss", loss);
+    let mut param_loss = Graph::new();
+    param_loss.arg(ArgKind::Param, 0, "w", Shape::from([N, N]));
+    let zero = param_loss.scalar(0.0);
+    param_loss.output(OutKind::Loss, 0, "penalty", zero);
+    let program = StepProgram {
+        step,
+        param_loss,
+        params: vec![slot(0, "w", &[N, N])],
+        states: Vec::new(),
+        input: Shape::from([B, N]),
+        target: Shape::from([B, N]),
+        fixed: Vec::new(),
+    };
+    let mut other = Session::new(compile_training(&program).unwrap(), &Interpreter, T).unwrap();
+    let err = opt.step(&mut other, &[]).err().unwrap().to_string();
+    assert!(err.contains("(1 tensors; it was built for 2)"), "{err}");
+    assert!(opt.step(&mut s, &[]).is_ok());
+
+    assert!(s.grad(1).is_some() && s.grad(2).is_none());
+}
+
+#[test]
 fn restored_moments_must_fit_each_moment() {
     let s = session();
     // Momentum on both parameters: moment p accumulates parameter p's

@@ -44,10 +44,20 @@ pub fn target_value(step: usize, t: usize, j: usize, n_out: usize) -> f32 {
     y as f32
 }
 
-/// Generates the tutorial dataset.
+/// Generates the tutorial dataset. `input_prob` is clamped into [0, 1]
+/// (NaN counts as 0).
+///
+/// # Panics
+/// When `samples x T x` channels floats cannot be allocated; the `train`
+/// command checks the sizes first (at most 2^28 floats per array).
 pub fn tutorial_task(task: &TutorialTask) -> Dataset {
     let mut rng = StdRng::seed_from_u64(task.seed);
-    let p = f64::from(task.input_prob.clamp(0.0, 1.0));
+    let prob = if task.input_prob.is_nan() {
+        0.0
+    } else {
+        task.input_prob
+    };
+    let p = f64::from(prob.clamp(0.0, 1.0));
     let pattern: Vec<f32> = (0..task.t * task.n_in)
         .map(|_| if rng.random_bool(p) { 1.0 } else { 0.0 })
         .collect();

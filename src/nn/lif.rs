@@ -68,11 +68,18 @@ pub struct Lif {
 impl Lif {
     /// `n` neurons with one synapse each, leak mode `taus`, Rockpool's
     /// defaults (taus 20 ms, bias 0, threshold 1, dt 1 ms).
+    ///
+    /// # Panics
+    /// When `n` floats cannot be allocated; [`Lif::from_shape`] checks the
+    /// size first (at most 2^28 floats per parameter) and returns an error.
     pub fn new(n: usize) -> Lif {
         Lif::with_synapses(n, 1)
     }
 
     /// `n_out` neurons with `n_syn` synapses each: shape `(n_out * n_syn, n_out)`.
+    ///
+    /// # Panics
+    /// As [`Lif::new`], when `n_out * n_syn` floats cannot be allocated.
     pub fn with_synapses(n_out: usize, n_syn: usize) -> Lif {
         let mut lif = Lif {
             n_out,
@@ -85,7 +92,8 @@ impl Lif {
     }
 
     /// A layer of shape `(n_in, n_out)`; `n_in` must be a positive multiple
-    /// of `n_out` (the number of synapses per neuron).
+    /// of `n_out` (the number of synapses per neuron), and at most what one
+    /// buffer holds (its per-synapse parameters have `n_in` floats).
     pub fn from_shape(n_in: usize, n_out: usize) -> Result<Lif, ModuleError> {
         if n_out == 0 || n_in == 0 || !n_in.is_multiple_of(n_out) {
             return Err(ModuleError::Config {
@@ -93,6 +101,10 @@ impl Lif {
                 message: format!("a LIF of shape ({n_in}, {n_out}) needs n_in to be a positive multiple of n_out"),
             });
         }
+        super::check_matrix(n_in, 1).map_err(|reason| ModuleError::Config {
+            module: Path::root(),
+            message: format!("a LIF of shape ({n_in}, {n_out}): its parameters of {reason}"),
+        })?;
         Ok(Lif::with_synapses(n_out, n_in / n_out))
     }
 

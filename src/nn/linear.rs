@@ -27,6 +27,11 @@ pub struct Linear {
 
 impl Linear {
     /// A layer without bias, weights from `rng`.
+    ///
+    /// # Panics
+    /// When the `n_in x n_out` weights cannot be allocated. Sizes from user
+    /// input can be checked first with [`super::check_matrix`] (at most 2^28
+    /// floats), as the spec loader does.
     pub fn new(n_in: usize, n_out: usize, rng: &mut dyn RngCore) -> Linear {
         let weight = kaiming_uniform(n_in, n_out, rng);
         Linear {

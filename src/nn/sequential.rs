@@ -61,6 +61,16 @@ pub(crate) fn check_chain(subs: &[Submodule], class: &str) -> Result<(usize, usi
     };
     let mut names = HashSet::new();
     for sub in subs {
+        // Paths join names with `/`: `x/y` would be the path of `y` inside `x`.
+        if sub.name.is_empty() || sub.name.contains('/') {
+            return Err(ModuleError::Config {
+                module: Path::root(),
+                message: format!(
+                    "the name `{}` in this {class}: expected a non-empty name without `/`",
+                    sub.name
+                ),
+            });
+        }
         if !names.insert(sub.name.as_str()) {
             return Err(ModuleError::Config {
                 module: Path::from([sub.name.as_str()]),

@@ -122,6 +122,11 @@ pub enum TraceError {
          {MAX_BUFFER_ELEMENTS} floats (1 GiB); use a smaller batch or narrower layers"
     )]
     StepTooLarge { batch: usize, shape: Shape },
+    #[error(
+        "state `{name}`: no argument for it in the step graph; expected the module to read its \
+         state through StepContext::state, not to declare State arguments itself"
+    )]
+    StateArgument { name: String },
 }
 
 /// Traces one timestep of `network` with its loss.
@@ -161,10 +166,12 @@ pub fn trace(network: &dyn Module, options: &TraceOptions) -> Result<TracedNetwo
     let mut state_paths = Vec::new();
     for (slot, update) in touched.iter().enumerate() {
         let name = update.path.joined();
+        // A state read through `StepContext::state` has its argument; a
+        // module that declared a `State` argument of its own does not.
         let arg = args
             .iter_mut()
             .find(|a| a.kind == ArgKind::State && a.name == name)
-            .expect("every touched state has a State argument");
+            .ok_or_else(|| TraceError::StateArgument { name: name.clone() })?;
         arg.slot = slot;
         states.push(Slot {
             slot,

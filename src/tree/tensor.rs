@@ -33,9 +33,12 @@ impl Tensor {
     /// A tensor of `shape` holding `data` (row-major).
     pub fn new(shape: impl Into<Shape>, data: Vec<f32>) -> Result<Tensor, TensorError> {
         let shape = shape.into();
-        if shape.numel() != data.len() {
+        // A count that overflows matches no data (`usize::MAX` cannot be a
+        // vector's length of floats either).
+        let expected = shape.checked_numel().unwrap_or(usize::MAX);
+        if expected != data.len() {
             return Err(TensorError {
-                expected: shape.numel(),
+                expected,
                 got: data.len(),
                 shape,
             });
@@ -44,9 +47,15 @@ impl Tensor {
     }
 
     /// A tensor of `shape` with every element equal to `value`.
+    ///
+    /// # Panics
+    /// When the elements cannot be allocated (or their count overflows).
     pub fn full(shape: impl Into<Shape>, value: f32) -> Tensor {
         let shape = shape.into();
-        let data = vec![value; shape.numel()];
+        let count = shape
+            .checked_numel()
+            .expect("the tensor's element count overflows");
+        let data = vec![value; count];
         Tensor { shape, data }
     }
 

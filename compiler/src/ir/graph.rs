@@ -78,6 +78,9 @@ pub struct Graph {
     nodes: Vec<Node>,
     interned: HashMap<Node, Value>,
     args: Vec<Arg>,
+    /// Position in `args` of each (kind, slot): declaring one is a lookup,
+    /// not a scan (an unrolled run declares two per timestep).
+    arg_index: HashMap<(ArgKind, usize), usize>,
     outputs: Vec<Output>,
 }
 
@@ -168,13 +171,10 @@ impl Graph {
 
     /// Declares (or finds) the argument `(kind, slot)` and returns its value.
     pub fn arg(&mut self, kind: ArgKind, slot: usize, name: &str, shape: Shape) -> Value {
-        if let Some(i) = self
-            .args
-            .iter()
-            .position(|a| a.kind == kind && a.slot == slot)
-        {
+        if let Some(&i) = self.arg_index.get(&(kind, slot)) {
             return self.add_node(Op::Arg(i as u32), self.args[i].shape.clone());
         }
+        self.arg_index.insert((kind, slot), self.args.len());
         let index = self.args.len() as u32;
         self.args.push(Arg {
             kind,
@@ -209,6 +209,11 @@ impl Graph {
 
     /// Replaces the argument list (passes that re-slot arguments use this).
     pub fn set_args(&mut self, args: Vec<Arg>) {
+        // The first of two equal (kind, slot) pairs is the one `arg` finds.
+        self.arg_index.clear();
+        for (i, a) in args.iter().enumerate().rev() {
+            self.arg_index.insert((a.kind, a.slot), i);
+        }
         self.args = args;
     }
 

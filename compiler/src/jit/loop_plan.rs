@@ -205,13 +205,19 @@ pub(super) fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
     // Positions are computed from what the loop reads and stored as they
     // go, and the tail recomputes positions already stored: both need the
     // buffers a loop reads to be ones it does not write. Buffers are never
-    // shared (scratch is not reused, outputs overlap no argument), so this
-    // only guards against a scheduling mistake.
+    // shared (scratch is not reused, outputs overlap no argument, the
+    // runtime checks its programs), so this only guards against a
+    // scheduling mistake.
     let written: Vec<Home> = (plan.stores.iter().map(|s| s.access))
         .chain(plan.reduces.iter().map(|r| r.access))
         .map(|a| plan.homes[a])
         .collect();
     for leaf in &plan.leaves {
+        // An empty value reads nothing, and its scratch offset may be the
+        // one of the value after it.
+        if graph.shape(leaf.value).numel() == 0 {
+            continue;
+        }
         if let Source::Memory(a) = leaf.source {
             if written.contains(&plan.homes[a]) {
                 return Err(CompileError::Codegen(format!(
