@@ -669,3 +669,32 @@ fn tutorial_targets_are_smooth_signals_in_the_unit_interval() {
         + 0.2 * (4.0 * PI * s as f64 / 200.0 + 1.0).sin();
     assert!((c0[s] as f64 - expected).abs() < 1e-6);
 }
+
+#[test]
+fn a_hand_built_dataset_shorter_than_its_sizes_is_an_error() {
+    let signal = Dataset {
+        inputs: vec![0.0; 2 * 3 * 4 - 1],
+        samples: 2,
+        t: 3,
+        n_in: 4,
+        targets: Targets::Signal {
+            data: vec![0.0; 2 * 3],
+            n_out: 1,
+        },
+        origin: "by hand".into(),
+    };
+    assert!(signal.batch(&[0]).is_ok());
+    let err = signal.batch(&[1]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "by hand: `inputs` holds 23 values: expected 12 per sample for 2 samples"
+    );
+
+    let labels = Dataset {
+        inputs: vec![0.0; 2 * 3 * 4],
+        targets: Targets::Labels(vec![1]),
+        ..signal
+    };
+    let err = labels.batch(&[0, 1]).unwrap_err().to_string();
+    assert!(err.contains("`labels` holds 1 values"), "{err}");
+}

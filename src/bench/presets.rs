@@ -115,17 +115,21 @@ impl Preset {
         PRESETS.iter().copied().find(|p| p.name == name)
     }
 
+    /// Input channels; 0 for a preset without layers.
     pub fn n_in(&self) -> usize {
-        match self.layers[0] {
-            PresetLayer::Linear(i, _) => i,
-            PresetLayer::Lif { n, .. } => n,
+        match self.layers.first() {
+            Some(PresetLayer::Linear(i, _)) => *i,
+            Some(PresetLayer::Lif { n, .. }) => *n,
+            None => 0,
         }
     }
 
+    /// Output channels; 0 for a preset without layers.
     pub fn n_out(&self) -> usize {
-        match self.layers[self.layers.len() - 1] {
-            PresetLayer::Linear(_, o) => o,
-            PresetLayer::Lif { n, .. } => n,
+        match self.layers.last() {
+            Some(PresetLayer::Linear(_, o)) => *o,
+            Some(PresetLayer::Lif { n, .. }) => *n,
+            None => 0,
         }
     }
 

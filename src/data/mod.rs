@@ -61,6 +61,14 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{origin}: `{array}` holds {len} values: expected {per_sample} per sample for {samples} samples")]
+    Inconsistent {
+        origin: String,
+        array: String,
+        len: usize,
+        per_sample: usize,
+        samples: usize,
+    },
     #[error("{file} is a folder: expected an .npz file")]
     NotAFile { file: String },
     #[error("{file}: no array `{array}` (the file has: {present}); expected {expected}")]
@@ -237,21 +245,39 @@ impl Dataset {
                 samples: self.samples,
             });
         }
-        let per_input = self.t * self.n_in;
-        let mut inputs = Vec::with_capacity(indices.len() * per_input);
-        for &i in indices {
-            inputs.extend_from_slice(&self.inputs[i * per_input..(i + 1) * per_input]);
-        }
-        let (targets, labels) = match &self.targets {
-            Targets::Signal { data, n_out } => {
-                let per = self.t * n_out;
-                let mut out = Vec::with_capacity(indices.len() * per);
-                for &i in indices {
-                    out.extend_from_slice(&data[i * per..(i + 1) * per]);
-                }
-                (Some(out), None)
+        // The fields are public: a dataset built by hand may not hold what
+        // its sizes say.
+        let short = |array: &str, len: usize, per_sample: usize| DataError::Inconsistent {
+            origin: self.origin.clone(),
+            array: array.into(),
+            len,
+            per_sample,
+            samples: self.samples,
+        };
+        let rows = |data: &[f32], per: usize, array: &str| -> Result<Vec<f32>, DataError> {
+            let mut out = Vec::with_capacity(indices.len().saturating_mul(per));
+            for &i in indices {
+                let row = i
+                    .checked_mul(per)
+                    .and_then(|start| data.get(start..start.checked_add(per)?));
+                out.extend_from_slice(row.ok_or_else(|| short(array, data.len(), per))?);
             }
-            Targets::Labels(all) => (None, Some(indices.iter().map(|&i| all[i]).collect())),
+            Ok(out)
+        };
+        let inputs = rows(&self.inputs, self.t.saturating_mul(self.n_in), "inputs")?;
+        let (targets, labels) = match &self.targets {
+            Targets::Signal { data, n_out } => (
+                Some(rows(data, self.t.saturating_mul(*n_out), "targets")?),
+                None,
+            ),
+            Targets::Labels(all) => {
+                let labels = indices.iter().map(|&i| all.get(i).copied());
+                let labels: Option<Vec<u32>> = labels.collect();
+                (
+                    None,
+                    Some(labels.ok_or_else(|| short("labels", all.len(), 1))?),
+                )
+            }
         };
         Ok(Batch {
             inputs,

@@ -86,7 +86,10 @@ impl Linear {
 /// Kaiming-uniform weights `(n_in, n_out)`: `U(-b, b)` with `b = sqrt(6 / n_in)`.
 pub(crate) fn kaiming_uniform(n_in: usize, n_out: usize, rng: &mut dyn RngCore) -> Tensor {
     let bound = (6.0 / n_in.max(1) as f32).sqrt();
-    let data = (0..n_in * n_out)
+    let count = n_in
+        .checked_mul(n_out)
+        .expect("the weight's element count overflows");
+    let data = (0..count)
         .map(|_| rng.random_range(-bound..=bound))
         .collect();
     Tensor::new([n_in, n_out], data).expect("length matches shape")
