@@ -257,3 +257,24 @@ fn negative_time_constants_are_rejected_when_tracing() {
         "1_LIF: `tau_syn` (element 1) is -0.01: expected a positive time constant"
     );
 }
+
+#[test]
+fn submodule_names_must_not_be_paths_and_sizes_must_fit() {
+    let mut rng = StdRng::seed_from_u64(0);
+    for name in ["a/b", ""] {
+        let net = Sequential::named(vec![
+            ("x".into(), Linear::new(2, 2, &mut rng).boxed()),
+            (name.into(), Linear::new(2, 2, &mut rng).boxed()),
+        ]);
+        let err = net.expect_err("refused").to_string();
+        assert!(
+            err.contains("expected a non-empty name without `/`"),
+            "{err}"
+        );
+    }
+    let err = Lif::from_shape(usize::MAX, 1)
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("18446744073709551615"), "{err}");
+    assert!(Lif::from_shape(6, 3).is_ok());
+}

@@ -84,13 +84,18 @@ pub enum CompileError {
          (1 GiB of f32) per value"
     )]
     TooLarge { value: usize, shape: Shape },
+    #[error("malformed graph: {0}")]
+    Malformed(String),
 }
 
-/// Refuses a graph with a value of more than [`MAX_VALUE_ELEMENTS`]
-/// elements (or whose count overflows). Every backend calls this when it
-/// compiles: generated code loops over the dimensions, and the buffers it
-/// is handed are checked against the element counts.
-pub fn check_value_sizes(graph: &Graph) -> Result<(), CompileError> {
+/// Refuses a graph that its builder could not have made (see
+/// [`crate::ir::verify`]) or with a value of more than
+/// [`MAX_VALUE_ELEMENTS`] elements (or whose count overflows). Every
+/// backend calls this when it compiles: generated code loops over the
+/// dimensions, and the buffers it is handed are checked against the
+/// element counts.
+pub fn check_graph(graph: &Graph) -> Result<(), CompileError> {
+    crate::ir::verify(graph).map_err(CompileError::Malformed)?;
     for (value, node) in graph.nodes().iter().enumerate() {
         if node
             .shape
@@ -148,4 +153,31 @@ pub fn check_buffers(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{ArgKind, OutKind};
+
+    fn copy_of(dims: &[usize]) -> Graph {
+        let mut g = Graph::new();
+        let x = g.arg(ArgKind::Input, 0, "x", Shape::new(dims));
+        let y = g.neg(x);
+        g.output(OutKind::Record, 0, "y", y);
+        g
+    }
+
+    #[test]
+    fn the_size_limit_is_inclusive() {
+        // Checked without allocating anything.
+        assert!(check_graph(&copy_of(&[1 << 14, 1 << 14])).is_ok());
+        let err = check_graph(&copy_of(&[(1 << 28) + 1])).unwrap_err();
+        assert!(
+            matches!(err, CompileError::TooLarge { value: 0, .. }),
+            "{err}"
+        );
+        let err = check_graph(&copy_of(&[1 << 32, 1 << 32])).unwrap_err();
+        assert!(err.to_string().contains("[4294967296,4294967296]"), "{err}");
+    }
 }

@@ -757,6 +757,47 @@ fn values_beyond_the_size_limit_are_refused_by_both_backends() {
 }
 
 #[test]
+fn graphs_the_builder_could_not_make_are_refused_by_both_backends() {
+    use neurojit_compiler::ir::{Arg, BinaryOp, Op};
+    let backends: [&dyn Backend; 2] = [&Jit::new(), &Interpreter];
+    let refused = |g: &Graph, expected: &str| {
+        for backend in backends {
+            match backend.compile(g) {
+                Err(err @ CompileError::Malformed(_)) => {
+                    assert!(err.to_string().contains(expected), "{err}")
+                }
+                Err(other) => panic!("{}: expected Malformed, got {other}", backend.name()),
+                Ok(_) => panic!("{}: expected Malformed, got a kernel", backend.name()),
+            }
+        }
+    };
+    // A reshape to more elements than its operand: the kernel would read
+    // past the 2-float argument.
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[2]);
+    let wide = g.add_node(Op::Reshape(x), Shape::from([1000]));
+    record(&mut g, wide);
+    refused(
+        &g,
+        "has shape [1000], which its operand of shape [2] cannot take",
+    );
+    // An elementwise op whose stored shape is not its operands'.
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[2]);
+    let sum = g.add_node(Op::Binary(BinaryOp::Add, x, x), Shape::from([8]));
+    record(&mut g, sum);
+    refused(&g, "has shape [8], expected [2]");
+    // An argument node whose shape is not its argument's.
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[2]);
+    record(&mut g, x);
+    let mut args: Vec<Arg> = g.args().to_vec();
+    args[0].shape = Shape::from([1]);
+    g.set_args(args);
+    refused(&g, "has shape [2], expected [1]");
+}
+
+#[test]
 fn reduce_sum_over_an_axis_beyond_255() {
     // Rank 300, two elements along axis 260: the axis must not wrap to 4.
     let mut dims = vec![1; 300];

@@ -14,7 +14,7 @@
 
 use crate::binding::{Sink, Source};
 use crate::RuntimeError;
-use neurojit_compiler::ir::ArgKind;
+use neurojit_compiler::ir::{ArgKind, Shape};
 use neurojit_compiler::program::{Slot, TapeLag, TrainingPrograms};
 
 /// The most floats one buffer may hold (1 GiB). Sizes come from user
@@ -35,45 +35,68 @@ pub fn fits_in_buffer(dims: &[usize]) -> bool {
 /// step).
 pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), RuntimeError> {
     check_input_slots(p)?;
-    let per_step = |kind: &str, slots: &[Slot]| -> Vec<(String, usize)> {
-        slots
-            .iter()
-            .map(|s| (format!("{kind} `{}`", s.name), s.shape.numel()))
-            .collect()
+    // Counted from the dimensions, without overflow: shapes come from
+    // user code and files.
+    let fits = |shape: &Shape, rows: usize| {
+        let mut dims = shape.dims().to_vec();
+        dims.push(rows);
+        fits_in_buffer(&dims)
     };
-    // A leader holds one row more than the others; a lagged entry none.
+    let too_large = |what: String| RuntimeError::TooLarge {
+        what,
+        limit: MAX_BUFFER_ELEMENTS,
+    };
+    // One row per timestep; a tape leader holds one row more than the
+    // others, a lagged entry none.
     for s in p.tape.iter().filter(|s| p.lag_of(s.slot).is_none()) {
         let leads = p.lag_led_by(s.slot).is_some();
-        if !fits_in_buffer(&[s.shape.numel(), steps + usize::from(leads)]) {
-            let extra = if leads {
-                " and a row for a lagged state"
-            } else {
-                ""
-            };
-            return Err(RuntimeError::TooLarge {
-                what: format!(
-                    "the tape entry `{}` over {steps} timesteps{extra} ({} floats per step)",
-                    s.name,
-                    s.shape.numel()
-                ),
-                limit: MAX_BUFFER_ELEMENTS,
-            });
+        let extra = if leads {
+            " and a row for a lagged state"
+        } else {
+            ""
+        };
+        if !fits(&s.shape, steps + usize::from(leads)) {
+            return Err(too_large(format!(
+                "the tape entry `{}` over {steps} timesteps{extra} (shape {} per step)",
+                s.name, s.shape
+            )));
         }
     }
-    let mut buffers = Vec::new();
-    buffers.extend(per_step("sequence", &p.sequences));
-    buffers.extend(per_step("record", &p.records));
-    for (slot, numel) in input_sizes(p).into_iter().enumerate() {
-        buffers.push((format!("input #{slot}"), numel));
+    let named = |kind: &str, slots: &'_ [Slot]| -> Vec<(String, Shape)> {
+        slots
+            .iter()
+            .map(|s| (format!("{kind} `{}`", s.name), s.shape.clone()))
+            .collect()
+    };
+    let mut over_time = named("sequence", &p.sequences);
+    over_time.extend(named("record", &p.records));
+    for graph in [&p.forward, &p.backward] {
+        for arg in graph.args().iter().filter(|a| a.kind == ArgKind::Input) {
+            over_time.push((format!("input `{}`", arg.name), arg.shape.clone()));
+        }
     }
-    buffers.push(("target".to_string(), p.target.numel()));
-    buffers.push(("prediction".to_string(), p.prediction.numel()));
-    for (what, numel) in buffers {
-        if !fits_in_buffer(&[numel, steps]) {
-            return Err(RuntimeError::TooLarge {
-                what: format!("the {what} over {steps} timesteps ({numel} floats per step)"),
-                limit: MAX_BUFFER_ELEMENTS,
-            });
+    over_time.push(("target".into(), p.target.clone()));
+    over_time.push(("prediction".into(), p.prediction.clone()));
+    over_time.push(("loss".into(), Shape::scalar()));
+    for (what, shape) in &over_time {
+        if !fits(shape, steps) {
+            return Err(too_large(format!(
+                "the {what} over {steps} timesteps (shape {shape} per step)"
+            )));
+        }
+    }
+    let mut once = named("parameter", &p.params);
+    once.extend(named("hoisted value", &p.hoisted));
+    once.extend(named("state", &p.states));
+    once.extend(p.fixed.iter().map(|f| {
+        (
+            format!("fixed tensor `{}`", f.slot.name),
+            f.slot.shape.clone(),
+        )
+    }));
+    for (what, shape) in &once {
+        if !fits(shape, 1) {
+            return Err(too_large(format!("the {what} of shape {shape}")));
         }
     }
     Ok(())
@@ -89,12 +112,12 @@ fn check_input_slots(p: &TrainingPrograms) -> Result<(), RuntimeError> {
         .filter(|(_, a)| a.kind == ArgKind::Input);
     let count = inputs.clone().count();
     match inputs.into_iter().find(|(_, a)| a.slot > count) {
-        Some((program, arg)) => Err(RuntimeError::Unbound {
+        Some((program, arg)) => Err(RuntimeError::SlotOutOfRange {
             program,
-            what: format!(
-                "input slot {} (`{}`): expected slots numbered from 0 without gaps",
-                arg.slot, arg.name
-            ),
+            kind: "input",
+            slot: arg.slot,
+            name: arg.name.clone(),
+            max: count,
         }),
         None => Ok(()),
     }

@@ -26,6 +26,17 @@ pub enum RuntimeError {
         output: String,
     },
     #[error(
+        "the {program} program reads {kind} slot {slot} (`{name}`): expected at most {max} \
+         (slots are numbered from 0, one per {kind} the programs read)"
+    )]
+    SlotOutOfRange {
+        program: &'static str,
+        kind: &'static str,
+        slot: usize,
+        name: String,
+        max: usize,
+    },
+    #[error(
         "the {program} program writes output `{output}` to the buffer its argument \
          `{argument}` reads: expected a program never to read what it writes"
     )]

@@ -14,7 +14,7 @@ pub use buffers::{check_buffer_sizes, fits_in_buffer, MAX_BUFFER_ELEMENTS};
 pub use error::RuntimeError;
 pub use optimizer::Optimizer;
 pub use session::{LossParts, Session};
-pub use sharded::ShardedSession;
+pub use sharded::{ShardedSession, MAX_THREADS};
 
 use neurojit_compiler::interp::Interpreter;
 use neurojit_compiler::jit::Jit;

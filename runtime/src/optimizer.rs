@@ -9,7 +9,7 @@
 use crate::binding::{plan, Plan, Sink, Source};
 use crate::{RuntimeError, Session};
 use neurojit_compiler::ir::{ArgKind, Graph};
-use neurojit_compiler::kernel::{Backend, Kernel};
+use neurojit_compiler::kernel::{check_graph, Backend, Kernel};
 
 pub struct Optimizer {
     kernel: Box<dyn Kernel>,
@@ -26,16 +26,22 @@ impl Optimizer {
         backend: &dyn Backend,
         session: &Session,
     ) -> Result<Optimizer, RuntimeError> {
+        // Before the moments are allocated from the graph's shapes.
+        check_graph(update).map_err(|source| RuntimeError::Compile {
+            program: "optimiser",
+            source,
+        })?;
         let plan = plan("optimiser", update)?;
         let moment_args = || update.args().iter().filter(|a| a.kind == ArgKind::Moment);
         // Moments are numbered from 0 without gaps; a buffer is made per slot.
-        if let Some(a) = moment_args().find(|a| a.slot >= moment_args().count()) {
-            return Err(RuntimeError::Unbound {
+        let count = moment_args().count();
+        if let Some(a) = moment_args().find(|a| a.slot >= count) {
+            return Err(RuntimeError::SlotOutOfRange {
                 program: "optimiser",
-                what: format!(
-                    "moment slot {} (`{}`): expected slots numbered from 0 without gaps",
-                    a.slot, a.name
-                ),
+                kind: "moment",
+                slot: a.slot,
+                name: a.name.clone(),
+                max: count - 1,
             });
         }
         let moment_count = moment_args().map(|a| a.slot + 1).max().unwrap_or(0);
@@ -126,7 +132,7 @@ impl Optimizer {
         // The session this optimiser was built for, or one of its shape.
         let own: Vec<usize> = self.next_params.iter().map(Vec::len).collect();
         let given: Vec<usize> = session.params().iter().map(Vec::len).collect();
-        if own != given {
+        if own.len() != given.len() {
             return Err(RuntimeError::Length {
                 what: format!(
                     "parameters of the session given to the optimiser ({} tensors; it was built \
@@ -136,6 +142,13 @@ impl Optimizer {
                 ),
                 expected: own.iter().sum(),
                 got: given.iter().sum(),
+            });
+        }
+        if let Some(k) = (0..own.len()).find(|&k| own[k] != given[k]) {
+            return Err(RuntimeError::Length {
+                what: format!("parameter {k} of the session given to the optimiser"),
+                expected: own[k],
+                got: given[k],
             });
         }
         {

@@ -147,9 +147,9 @@ impl BoundProgram {
         // valid (see `Buffers`); buffers are never resized, so each address
         // (row `t < steps` of a time-indexed buffer or tape view) holds
         // exactly the elements the kernel expects. Sources and sinks never share a
-        // buffer: states and adjoints are read from one copy and written to
-        // the other, and no program reads what it writes (`check_no_overlap`). The scratch
-        // buffer is this program's own.
+        // buffer, nor do two sinks (`plan`, `check_no_overlap`): states and
+        // adjoints are read from one copy and written to the other, and no
+        // program reads what it writes. The scratch buffer is this program's own.
         unsafe {
             self.kernel.run_unchecked_with_scratch(
                 &args.addresses,
@@ -316,6 +316,8 @@ impl Session {
         &self.buffers.params
     }
 
+    /// Every parameter's gradient from the last `forward` + `backward`, by
+    /// slot.
     pub fn grads(&self) -> &[Vec<f32>] {
         &self.buffers.grads
     }
@@ -326,8 +328,8 @@ impl Session {
         self.buffers.grads.iter_mut().map(Vec::as_mut_slice)
     }
 
-    /// The gradient of the last `forward` + `backward`, by parameter slot.
-    /// The gradient of parameter `slot`; `None` when there is no such slot.
+    /// The gradient of parameter `slot` from the last `forward` +
+    /// `backward`; `None` when there is no such slot.
     pub fn grad(&self, slot: usize) -> Option<&[f32]> {
         self.buffers.grads.get(slot).map(Vec::as_slice)
     }

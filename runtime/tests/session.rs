@@ -274,6 +274,20 @@ fn slots_out_of_range_are_errors() {
 }
 
 #[test]
+fn more_threads_than_any_machine_are_refused_before_anything_is_built() {
+    let programs = compile_training(&leaky_program()).unwrap();
+    let threads = neurojit_runtime::MAX_THREADS + 1;
+    let err = ShardedSession::new(programs, &Interpreter, T, threads)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("1025 threads: expected at most 1024"),
+        "{err}"
+    );
+}
+
+#[test]
 fn restored_moments_must_fit_each_moment() {
     let s = session();
     // Momentum on both parameters: moment p accumulates parameter p's

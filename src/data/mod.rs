@@ -255,7 +255,8 @@ impl Dataset {
             samples: self.samples,
         };
         let rows = |data: &[f32], per: usize, array: &str| -> Result<Vec<f32>, DataError> {
-            let mut out = Vec::with_capacity(indices.len().saturating_mul(per));
+            // Grown row by row: `per` is not known to be right yet.
+            let mut out = Vec::new();
             for &i in indices {
                 let row = i
                     .checked_mul(per)

@@ -47,8 +47,8 @@ impl Sequential {
     }
 }
 
-/// Checks that `subs` is non-empty, uniquely named and size-compatible;
-/// returns the chain's `(n_in, n_out)`.
+/// Checks that `subs` is non-empty, uniquely named (non-empty names
+/// without `/`) and size-compatible; returns the chain's `(n_in, n_out)`.
 pub(crate) fn check_chain(subs: &[Submodule], class: &str) -> Result<(usize, usize), ModuleError> {
     let (first, last) = match (subs.first(), subs.last()) {
         (Some(f), Some(l)) => (f, l),

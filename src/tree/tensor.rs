@@ -20,24 +20,28 @@ pub struct Tensor {
     data: Vec<f32>,
 }
 
-/// A tensor was built from data whose length does not match its shape.
+/// A tensor was built from data that does not fit its shape.
 #[derive(Debug, Error, Clone, PartialEq)]
-#[error("a tensor of shape {shape} holds {expected} values, got {got}")]
-pub struct TensorError {
-    pub shape: Shape,
-    pub expected: usize,
-    pub got: usize,
+pub enum TensorError {
+    #[error("a tensor of shape {shape} holds {expected} values, got {got}")]
+    Length {
+        shape: Shape,
+        expected: usize,
+        got: usize,
+    },
+    #[error("a tensor of shape {shape}: its element count overflows")]
+    Overflow { shape: Shape },
 }
 
 impl Tensor {
     /// A tensor of `shape` holding `data` (row-major).
     pub fn new(shape: impl Into<Shape>, data: Vec<f32>) -> Result<Tensor, TensorError> {
         let shape = shape.into();
-        // A count that overflows matches no data (`usize::MAX` cannot be a
-        // vector's length of floats either).
-        let expected = shape.checked_numel().unwrap_or(usize::MAX);
+        let Some(expected) = shape.checked_numel() else {
+            return Err(TensorError::Overflow { shape });
+        };
         if expected != data.len() {
-            return Err(TensorError {
+            return Err(TensorError::Length {
                 expected,
                 got: data.len(),
                 shape,
@@ -133,8 +137,21 @@ mod tests {
     #[test]
     fn length_must_match_shape() {
         let err = Tensor::new([2, 3], vec![0.0; 5]).unwrap_err();
-        assert_eq!(err.expected, 6);
+        assert!(matches!(
+            err,
+            TensorError::Length {
+                expected: 6,
+                got: 5,
+                ..
+            }
+        ));
         assert!(err.to_string().contains("[2,3]"));
+        // 2^64 elements: the count wraps to 0, which must not match no data.
+        let err = Tensor::new([1 << 32, 1 << 32], vec![]).unwrap_err();
+        assert!(
+            err.to_string().contains("its element count overflows"),
+            "{err}"
+        );
     }
 
     #[test]

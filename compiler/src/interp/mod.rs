@@ -6,7 +6,7 @@
 mod rules;
 
 use crate::ir::{Graph, Value};
-use crate::kernel::{check_buffers, check_value_sizes, Backend, CompileError, Kernel, KernelError};
+use crate::kernel::{check_buffers, check_graph, Backend, CompileError, Kernel, KernelError};
 use std::sync::Mutex;
 
 pub use rules::spike_count;
@@ -37,7 +37,7 @@ pub struct InterpretedGraph {
 impl InterpretedGraph {
     /// Allocates a buffer per node; refuses values too large to hold.
     pub fn new(graph: Graph) -> Result<InterpretedGraph, CompileError> {
-        check_value_sizes(&graph)?;
+        check_graph(&graph)?;
         let live = live_values(&graph);
         let buffers = graph
             .nodes()

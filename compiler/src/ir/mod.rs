@@ -6,8 +6,10 @@ mod graph;
 pub mod op;
 mod printer;
 mod shape;
+mod verify;
 
 pub use error::GraphError;
 pub use graph::{Arg, Graph, Node, OutKind, Output, Value};
 pub use op::{ArgKind, BinaryOp, CompareOp, F32Bits, Op, UnaryOp};
 pub use shape::Shape;
+pub use verify::verify;

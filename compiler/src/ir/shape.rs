@@ -24,9 +24,10 @@ impl Shape {
         self.0.len()
     }
 
-    /// Number of elements (1 for a scalar). Backends refuse graphs whose
-    /// counts overflow (see [`crate::kernel::check_value_sizes`]), so past
-    /// compilation this never wraps.
+    /// Number of elements (1 for a scalar). The product wraps on overflow
+    /// in release builds: for shapes from user input, use
+    /// [`Shape::checked_numel`] (backends refuse graphs whose counts
+    /// overflow, see [`crate::kernel::check_graph`]).
     pub fn numel(&self) -> usize {
         self.0.iter().product()
     }

@@ -213,11 +213,6 @@ pub(super) fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
         .map(|a| plan.homes[a])
         .collect();
     for leaf in &plan.leaves {
-        // An empty value reads nothing, and its scratch offset may be the
-        // one of the value after it.
-        if graph.shape(leaf.value).numel() == 0 {
-            continue;
-        }
         if let Source::Memory(a) = leaf.source {
             if written.contains(&plan.homes[a]) {
                 return Err(CompileError::Codegen(format!(

@@ -8,7 +8,7 @@ use super::schedule::schedule;
 use super::simd::Features;
 use super::JitOptions;
 use crate::ir::Graph;
-use crate::kernel::{check_value_sizes, CompileError};
+use crate::kernel::CompileError;
 use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
@@ -107,7 +107,6 @@ pub(crate) fn compile(
     options: &JitOptions,
     listing: bool,
 ) -> Result<(CompiledCode, Option<Listing>), CompileError> {
-    check_value_sizes(graph)?;
     let schedule = schedule(graph)?;
     let features = host_features(options)?;
     let isa = host_isa()?;

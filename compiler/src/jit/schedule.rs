@@ -24,7 +24,7 @@
 
 use crate::interp::live_values;
 use crate::ir::{Graph, Op, Shape, Value};
-use crate::kernel::CompileError;
+use crate::kernel::{check_graph, CompileError};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) type StepId = usize;
@@ -121,25 +121,11 @@ pub(crate) struct Schedule {
     pub scratch_len: usize,
 }
 
-/// Largest tensor the generated code addresses (offsets are 32-bit bytes).
-const MAX_ELEMENTS: usize = (i32::MAX as usize) / 4 - 64;
-
 pub(crate) fn schedule(graph: &Graph) -> Result<Schedule, CompileError> {
+    // Also keeps every tensor within the 32-bit byte offsets the generated
+    // code addresses (2^28 floats are 2^30 bytes).
+    check_graph(graph)?;
     let live = live_values(graph);
-    for &v in &live {
-        if graph.shape(v).numel() > MAX_ELEMENTS {
-            return Err(CompileError::Unsupported {
-                backend: "jit",
-                op: format!(
-                    "%{} = {} (a tensor of shape {} is larger than {} elements)",
-                    v.0,
-                    graph.describe(v),
-                    graph.shape(v),
-                    MAX_ELEMENTS
-                ),
-            });
-        }
-    }
     let mut s = Scheduler {
         graph,
         producers: vec![Producer::Dead; graph.len()],
@@ -514,7 +500,9 @@ impl Scheduler<'_> {
         let mut scratch_len = 0;
         let mut scratch = |len: usize| {
             let offset = scratch_len;
-            scratch_len += len.div_ceil(16) * 16;
+            // An empty value gets room too, so that no two values share an
+            // offset (loops tell buffers apart by it).
+            scratch_len += len.max(1).div_ceil(16) * 16;
             Home::Scratch(offset)
         };
         for &v in live {
