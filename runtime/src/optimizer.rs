@@ -34,19 +34,20 @@ impl Optimizer {
         let plan = plan("optimiser", update)?;
         let moment_args = || update.args().iter().filter(|a| a.kind == ArgKind::Moment);
         // Moments are numbered from 0 without gaps; a buffer is made per slot.
-        let count = moment_args().count();
-        if let Some(a) = moment_args().find(|a| a.slot >= count) {
+        let moment_count = moment_args().count();
+        if let Some(a) = moment_args().find(|a| a.slot >= moment_count) {
             return Err(RuntimeError::SlotOutOfRange {
                 program: "optimiser",
                 kind: "moment",
                 slot: a.slot,
                 name: a.name.clone(),
-                max: count - 1,
+                max: moment_count - 1,
             });
         }
-        let moment_count = moment_args().map(|a| a.slot + 1).max().unwrap_or(0);
+        // Distinct slots (`Graph::arg` declares each once), all below the
+        // count: exactly `0..moment_count`.
         let mut moments = vec![Vec::new(); moment_count];
-        for a in update.args().iter().filter(|a| a.kind == ArgKind::Moment) {
+        for a in moment_args() {
             moments[a.slot] = vec![0.0; a.shape.numel()];
         }
         let unbound = |what: String| RuntimeError::Unbound {
@@ -129,9 +130,9 @@ impl Optimizer {
     /// Applies one update using the session's current gradients. `scalars`
     /// are the program's `Scalar(k)` arguments for this step.
     pub fn step(&mut self, session: &mut Session, scalars: &[f32]) -> Result<(), RuntimeError> {
-        // The session this optimiser was built for, or one of its shape.
-        let own: Vec<usize> = self.next_params.iter().map(Vec::len).collect();
-        let given: Vec<usize> = session.params().iter().map(Vec::len).collect();
+        // The session this optimiser was built for, or one of its shape
+        // (checked every step, without allocating).
+        let (own, given) = (&self.next_params, session.params());
         if own.len() != given.len() {
             return Err(RuntimeError::Length {
                 what: format!(
@@ -140,15 +141,15 @@ impl Optimizer {
                     given.len(),
                     own.len()
                 ),
-                expected: own.iter().sum(),
-                got: given.iter().sum(),
+                expected: own.iter().map(Vec::len).sum(),
+                got: given.iter().map(Vec::len).sum(),
             });
         }
-        if let Some(k) = (0..own.len()).find(|&k| own[k] != given[k]) {
+        if let Some(k) = (0..own.len()).find(|&k| own[k].len() != given[k].len()) {
             return Err(RuntimeError::Length {
                 what: format!("parameter {k} of the session given to the optimiser"),
-                expected: own[k],
-                got: given[k],
+                expected: own[k].len(),
+                got: given[k].len(),
             });
         }
         {

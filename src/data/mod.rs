@@ -255,8 +255,8 @@ impl Dataset {
             samples: self.samples,
         };
         let rows = |data: &[f32], per: usize, array: &str| -> Result<Vec<f32>, DataError> {
-            // Grown row by row: `per` is not known to be right yet.
-            let mut out = Vec::new();
+            // No more than `data` holds: `per` is not known to be right yet.
+            let mut out = Vec::with_capacity(indices.len().saturating_mul(per).min(data.len()));
             for &i in indices {
                 let row = i
                     .checked_mul(per)

@@ -475,7 +475,7 @@ impl Graph {
 }
 
 /// Rows and columns of a 2-D shape, optionally transposed.
-fn oriented(shape: &Shape, transposed: bool) -> (usize, usize) {
+pub(super) fn oriented(shape: &Shape, transposed: bool) -> (usize, usize) {
     let d = shape.dims();
     if transposed {
         (d[1], d[0])

@@ -8,6 +8,7 @@
 //! the stored shapes and buffers are checked against them, so a node whose
 //! shape disagrees with its operands' would read past their buffers.
 
+use super::graph::oriented;
 use super::{Graph, Op, Shape, Value};
 
 /// The first inconsistency of `graph`, described, or `Ok`.
@@ -20,8 +21,7 @@ pub fn verify(graph: &Graph) -> Result<(), String> {
                 late.index()
             ));
         }
-        let shape_of = |v: Value| graph.shape(v);
-        let expected = match expected_shape(graph, &node.op, &node.shape, &shape_of) {
+        let expected = match expected_shape(graph, &node.op, &node.shape) {
             Ok(Some(shape)) => shape,
             Ok(None) => continue,
             Err(what) => return problem(what),
@@ -46,12 +46,8 @@ pub fn verify(graph: &Graph) -> Result<(), String> {
 /// The shape `op` gives its operands' shapes; `None` when the node's own
 /// `shape` is right as long as the operand fits it (a constant, a
 /// broadcast, a reshape of as many elements).
-fn expected_shape<'g>(
-    graph: &'g Graph,
-    op: &Op,
-    shape: &Shape,
-    shape_of: &dyn Fn(Value) -> &'g Shape,
-) -> Result<Option<Shape>, String> {
+fn expected_shape(graph: &Graph, op: &Op, shape: &Shape) -> Result<Option<Shape>, String> {
+    let shape_of = |v: Value| graph.shape(v);
     let same = |values: &[Value]| -> Result<Option<Shape>, String> {
         let first = shape_of(values[0]);
         match values.iter().find(|&&v| shape_of(v) != first) {
@@ -96,13 +92,10 @@ fn expected_shape<'g>(
             transpose_lhs,
             transpose_rhs,
         } => {
-            let oriented = |v: Value, transposed: bool| match *shape_of(v).dims() {
-                [r, c] if transposed => Some((c, r)),
-                [r, c] => Some((r, c)),
-                _ => None,
-            };
-            match (oriented(lhs, transpose_lhs), oriented(rhs, transpose_rhs)) {
-                (Some((m, k)), Some((k2, n))) if k == k2 => Ok(Some(Shape::from([m, n]))),
+            let (sl, sr) = (shape_of(lhs), shape_of(rhs));
+            let matrices = sl.rank() == 2 && sr.rank() == 2;
+            match matrices.then(|| (oriented(sl, transpose_lhs), oriented(sr, transpose_rhs))) {
+                Some(((m, k), (k2, n))) if k == k2 => Ok(Some(Shape::from([m, n]))),
                 _ => Err(format!(
                     "multiplies operands of shapes {} and {}",
                     shape_of(lhs),
