@@ -224,7 +224,7 @@ fn matmul_methods(c: &mut Criterion) {
 /// preset's spike trains are 40-45% nonzero): the per-call choice (`jit`,
 /// zero-skipping at most 1/8 nonzero) against dense only. To time the
 /// zero-skipping path at every density, set `SPARSE_DENSITY` to 1.0 in
-/// `matmul_shims.rs`.
+/// `matmul/entry.rs`.
 fn spike_density(c: &mut Criterion) {
     let sparse = Jit::new();
     let dense = Jit::with_options(JitOptions {

@@ -13,7 +13,7 @@ use super::constants::VectorConstants;
 use super::lower_loops;
 use super::lower_matmul;
 use super::lower_transpose;
-use super::matmul_shims::{DenseMethod, MatmulDesc};
+use super::matmul::{DenseMethod, MatmulDesc};
 use super::schedule::{Home, Schedule, StepKind};
 use super::simd::Features;
 use super::JitOptions;

@@ -1,5 +1,5 @@
 //! Codegen for matmul steps: straight-line code for tiny products, a call
-//! to `neurojit_matmul` (see `matmul_shims.rs`) with a descriptor fixed at
+//! to `neurojit_matmul` (see `matmul/entry.rs`) with a descriptor fixed at
 //! compile time for the others.
 //!
 //! Products of at most `JitOptions::inline_matmul` multiply-adds (a
@@ -13,7 +13,7 @@
 //! (spike trains often are, whether they come from a spike op or arrive as
 //! a state or tape argument, but not always).
 
-use super::matmul_shims::{DenseMethod, MatmulDesc, ZeroSkipping};
+use super::matmul::{DenseMethod, MatmulDesc, ZeroSkipping};
 use super::simd::element_flags;
 use super::JitOptions;
 use crate::ir::{Graph, Op, Value};

@@ -16,9 +16,9 @@
 //! - `lower_transpose.rs` copies a matrix into its transpose (scalar loops;
 //!   transposes are typically of weights, once per call of the prologue);
 //! - `lower_matmul.rs` emits tiny matmuls inline and calls the matmul
-//!   routines of `matmul_shims.rs` for the others (register-blocked FMA
-//!   kernels in `matmul_blocked.rs`, with zero-skipping rows for spike
-//!   trains; tuned GEMM; exact row loops);
+//!   routines of `matmul/` for the others (register-blocked FMA kernels,
+//!   with zero-skipping rows for spike trains; tuned GEMM; exact row
+//!   loops);
 //! - `module.rs` compiles with Cranelift for the host (`opt_level=speed`,
 //!   FMA when the host has AVX+FMA), `cache.rs` reuses code for identical
 //!   graphs, `compiled.rs` is the callable kernel, `inspect.rs` prints the
@@ -52,8 +52,7 @@ mod lower_matmul;
 mod lower_reduce;
 mod lower_transpose;
 mod math;
-mod matmul_blocked;
-mod matmul_shims;
+mod matmul;
 mod module;
 mod schedule;
 mod simd;
@@ -98,7 +97,7 @@ pub struct JitOptions {
     pub packed_gemm_from: usize,
     /// Matmuls count the zeros of their left operand at each call and skip
     /// them when at most an eighth of it is nonzero, as spike trains often
-    /// are (see `matmul_shims.rs`; differs from the interpreter only where
+    /// are (see `matmul/mod.rs`; differs from the interpreter only where
     /// the right operand holds an infinity or NaN).
     pub sparse_spikes: bool,
     /// Run Cranelift's verifier on each kernel's IR before compiling it,

@@ -3,7 +3,7 @@
 //! the matmul routine as its only import, and the compiled code's lifetime.
 
 use super::codegen::{build_function, kernel_signature, matmul_signature};
-use super::matmul_shims::{neurojit_matmul, MatmulDesc, MATMUL_SYMBOL};
+use super::matmul::{neurojit_matmul, MatmulDesc, MATMUL_SYMBOL};
 use super::schedule::schedule;
 use super::simd::Features;
 use super::JitOptions;
