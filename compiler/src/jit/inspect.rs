@@ -2,7 +2,7 @@
 //! as Cranelift prints them. Compiling for inspection does not touch the
 //! kernel cache.
 
-use super::lower_matmul;
+use super::lower::matmuls;
 use super::module::{compile, Listing};
 use super::schedule::{schedule, Home, StepKind, StoreTarget};
 use super::JitOptions;
@@ -90,7 +90,7 @@ pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String,
                 )
             }
             StepKind::Matmul { value, accumulate } => {
-                let method = lower_matmul::describe(graph, *value, *accumulate, options)
+                let method = matmuls::describe(graph, *value, *accumulate, options)
                     .map(|d| d.method_text())
                     .unwrap_or_default();
                 let Op::Matmul { lhs, rhs, .. } = *graph.op(*value) else {

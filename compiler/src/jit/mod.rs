@@ -1,24 +1,25 @@
 //! The Cranelift backend: lowers graphs to fused, vectorised native kernels.
 //!
-//! One graph becomes one native function (see `codegen.rs` for its calling
-//! convention). The pipeline:
+//! One graph becomes one native function (see `lower/mod.rs` for its
+//! calling convention). The pipeline:
 //! - `schedule.rs` groups elementwise work into fused loops, folds
 //!   constants, broadcasts and reshapes into index math, attaches
 //!   reduce_sums to the loop over their operand, and assigns buffers;
-//! - `loop_plan.rs` resolves what each loop reads and writes into strided
-//!   accesses over its collapsed domain;
-//! - `lower_loops.rs` emits each loop as an `f32x4` body and a tail (a
-//!   vector overlapping the last one, or a partial vector for rows
-//!   shorter than four) (`lower_elementwise.rs` per op, `math.rs` for
-//!   exp/log/floor, `lower_reduce.rs` for reductions, `simd.rs` for the
-//!   vector helpers, `constants.rs` for vector constants (in stack slots
-//!   when the kernel calls out), `access.rs` for index math);
-//! - `lower_transpose.rs` copies a matrix into its transpose (scalar loops;
-//!   transposes are typically of weights, once per call of the prologue);
-//! - `lower_matmul.rs` emits tiny matmuls inline and calls the matmul
-//!   routines of `matmul/` for the others (register-blocked FMA kernels,
-//!   with zero-skipping rows for spike trains; tuned GEMM; exact row
-//!   loops);
+//! - `lower/` emits the Cranelift function step by step:
+//!   - `loop_plan.rs` resolves what each loop reads and writes into strided
+//!     accesses over its collapsed domain (`access.rs` for index math);
+//!   - `loops.rs` emits each loop as an `f32x4` body and a tail (a
+//!     vector overlapping the last one, or a partial vector for rows
+//!     shorter than four) (`elementwise.rs` per op, `math.rs` for
+//!     exp/log/floor, `reduce.rs` for reductions, `simd.rs` for the
+//!     vector helpers, `constants.rs` for vector constants (in stack slots
+//!     when the kernel calls out));
+//!   - `transposes.rs` copies a matrix into its transpose (scalar loops;
+//!     transposes are typically of weights, once per call of the prologue);
+//!   - `matmuls.rs` emits tiny matmuls inline and calls the matmul
+//!     routines of `matmul/` for the others;
+//! - `matmul/` holds those routines (register-blocked FMA kernels, with
+//!   zero-skipping rows for spike trains; tuned GEMM; exact row loops);
 //! - `module.rs` compiles with Cranelift for the host (`opt_level=speed`,
 //!   FMA when the host has AVX+FMA), `cache.rs` reuses code for identical
 //!   graphs, `compiled.rs` is the callable kernel, `inspect.rs` prints the
@@ -39,23 +40,13 @@
 //!   interpreter's order and match bit for bit;
 //! - with `JitOptions::contract_fma`, fused multiply-adds.
 
-mod access;
 mod cache;
-mod codegen;
 mod compiled;
-mod constants;
 mod inspect;
-mod loop_plan;
-mod lower_elementwise;
-mod lower_loops;
-mod lower_matmul;
-mod lower_reduce;
-mod lower_transpose;
-mod math;
+mod lower;
 mod matmul;
 mod module;
 mod schedule;
-mod simd;
 
 pub use cache::CacheStats;
 pub use compiled::JitKernel;

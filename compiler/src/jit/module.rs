@@ -2,10 +2,10 @@
 //! `cranelift_native`, optimised for speed), one `JITModule` per kernel with
 //! the matmul routine as its only import, and the compiled code's lifetime.
 
-use super::codegen::{build_function, kernel_signature, matmul_signature};
+use super::lower::Features;
+use super::lower::{build_function, kernel_signature, matmul_signature};
 use super::matmul::{neurojit_matmul, MatmulDesc, MATMUL_SYMBOL};
 use super::schedule::schedule;
-use super::simd::Features;
 use super::JitOptions;
 use crate::ir::Graph;
 use crate::kernel::CompileError;

@@ -15,7 +15,7 @@ pub(crate) enum DenseMethod {
     Blocked = 1,
     Gemm = 2,
     /// Straight-line code in the kernel itself, in the interpreter's order
-    /// (see `lower_matmul.rs`); never called here, and computed like
+    /// (see `lower/matmuls.rs`); never called here, and computed like
     /// `Exact` if it were.
     Inline = 3,
 }

@@ -13,10 +13,10 @@
 //! (spike trains often are, whether they come from a spike op or arrive as
 //! a state or tape argument, but not always).
 
-use super::matmul::{DenseMethod, MatmulDesc, ZeroSkipping};
 use super::simd::element_flags;
-use super::JitOptions;
 use crate::ir::{Graph, Op, Value};
+use crate::jit::matmul::{DenseMethod, MatmulDesc, ZeroSkipping};
+use crate::jit::JitOptions;
 use cranelift_codegen::ir::types::F32;
 use cranelift_codegen::ir::{InstBuilder, Value as ClifValue};
 use cranelift_frontend::FunctionBuilder;

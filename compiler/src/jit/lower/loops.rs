@@ -34,14 +34,14 @@
 //! Loops are rotated (do-while, entered only when they run at least twice)
 //! so Cranelift's loop-invariant code motion can hoist out of them.
 
-use super::codegen::Emitter;
+use super::elementwise::{lower, ElementContext, Lowered};
 use super::loop_plan::{plan, Plan, Source};
-use super::lower_elementwise::{lower, ElementContext, Lowered};
-use super::lower_reduce;
-use super::schedule::{Home, LoopStep};
+use super::reduce;
 use super::simd::{element_flags, Simd, LANES};
+use super::Emitter;
 use crate::interp::sum_start;
 use crate::ir::Value;
+use crate::jit::schedule::{Home, LoopStep};
 use crate::kernel::CompileError;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F32, I64};
@@ -148,7 +148,7 @@ pub(crate) fn emit(e: &mut Emitter, l: &LoopStep) -> Result<(), CompileError> {
         let len = e.graph.shape(r.node).numel();
         if numel == 0 || r.row_sum.is_none() {
             let target = e.base(plan.homes[r.access]);
-            lower_reduce::fill(e, target, len, sum_start(r.terms));
+            reduce::fill(e, target, len, sum_start(r.terms));
         }
     }
     if numel == 0 {

@@ -5,9 +5,9 @@
 //! the prologue, so their cost is one pass over a weight matrix per training
 //! step; scalar loops are enough for that.
 
-use super::codegen::Emitter;
-use super::lower_loops::counted_loop;
+use super::loops::counted_loop;
 use super::simd::element_flags;
+use super::Emitter;
 use crate::ir::{Op, Value};
 use crate::kernel::CompileError;
 use cranelift_codegen::ir::types::F32;

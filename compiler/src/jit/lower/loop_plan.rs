@@ -2,12 +2,12 @@
 //! the loop's domain collapsed to as few axes as possible, and one *access*
 //! (a buffer and its strides over that domain, see `access.rs`) for every
 //! leaf it reads, every value it stores and every reduce target it
-//! accumulates into. `lower_loops.rs` emits the loop nest from this plan.
+//! accumulates into. `loops.rs` emits the loop nest from this plan.
 
 use super::access::{broadcast_strides, collapse, reduce_strides};
-use super::codegen::Emitter;
-use super::schedule::{squeezed, Home, LoopStep, Producer, StoreTarget};
+use super::Emitter;
 use crate::ir::{Op, Shape, Value};
+use crate::jit::schedule::{squeezed, Home, LoopStep, Producer, StoreTarget};
 use crate::kernel::CompileError;
 
 /// Where a loop reads a value from.

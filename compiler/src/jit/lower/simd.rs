@@ -4,7 +4,7 @@
 //! 64- and 32-bit pieces). Lanes past a partial vector hold zeros and
 //! their results are never stored, so one branch-free code path serves
 //! both. (Longer rows end with a full vector that overlaps the one before
-//! it: see `lower_loops.rs`.)
+//! it: see `loops.rs`.)
 //!
 //! Comparisons produce a [`Mask`]: an all-ones/all-zeros `f32x4` (the
 //! `i32x4` result of `fcmp` reinterpreted), which `select` and `keep` use
@@ -226,7 +226,7 @@ impl<'a> Simd<'a> {
     /// addition (`old + -0.0` is `old`, bit for bit): what a row's
     /// overlapping last vector adds into memory, so that the lanes it
     /// shares with the vector before it are added once (see
-    /// `lower_loops.rs`).
+    /// `loops.rs`).
     pub fn negative_zero_in_first_lanes(
         self,
         b: &mut FunctionBuilder,

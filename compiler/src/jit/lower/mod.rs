@@ -4,27 +4,41 @@
 //! `extern "C" fn(args: *const *const f32, outputs: *const *mut f32, scratch: *mut f32)`
 //! — a table of argument buffers in `graph.args()` order, a table of output
 //! buffers in `graph.outputs()` order, and the kernel's scratch buffer. The
-//! body runs the schedule's steps in order: loops (`lower_loops.rs`),
-//! matmuls (`lower_matmul.rs`: inline code or calls) and transposes
-//! (`lower_transpose.rs`). Buffer base addresses are loaded once, at the top
-//! level, so every later step can use them.
+//! body runs the schedule's steps in order: loops (`loops.rs`), matmuls
+//! (`matmuls.rs`: inline code or calls) and transposes (`transposes.rs`).
+//! Buffer base addresses are loaded once, at the top level, so every later
+//! step can use them.
+//!
+//! A loop is planned into strided accesses (`loop_plan.rs`, with the index
+//! math of `access.rs`) and emitted as an `f32x4` body and a tail, one
+//! rule per op (`elementwise.rs`, with `math.rs` for exp/log/floor and
+//! `reduce.rs` for sums); `simd.rs` holds the vector helpers and
+//! `constants.rs` the vector constants.
 
-use super::constants::VectorConstants;
-use super::lower_loops;
-use super::lower_matmul;
-use super::lower_transpose;
+mod access;
+mod constants;
+mod elementwise;
+mod loop_plan;
+mod loops;
+mod math;
+pub(super) mod matmuls;
+mod reduce;
+mod simd;
+mod transposes;
+
 use super::matmul::{DenseMethod, MatmulDesc};
 use super::schedule::{Home, Schedule, StepKind};
-use super::simd::Features;
 use super::JitOptions;
 use crate::ir::{Graph, Op, Value};
 use crate::kernel::CompileError;
+use constants::VectorConstants;
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{
     AbiParam, FuncRef, Function, InstBuilder, MemFlagsData, Signature, Value as ClifValue,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+pub(super) use simd::Features;
 use std::collections::HashMap;
 
 /// The kernel function's signature.
@@ -91,7 +105,7 @@ pub(crate) fn build_function(
         .iter()
         .any(|&step| match schedule.steps[step].kind {
             StepKind::Matmul { value, accumulate } => {
-                lower_matmul::describe(graph, value, accumulate, options)
+                matmuls::describe(graph, value, accumulate, options)
                     .is_none_or(|d| d.dense != DenseMethod::Inline)
             }
             StepKind::Loop(_) | StepKind::Transpose { .. } => false,
@@ -113,9 +127,9 @@ pub(crate) fn build_function(
     };
     for &step in &schedule.order {
         match &schedule.steps[step].kind {
-            StepKind::Loop(l) => lower_loops::emit(&mut e, l)?,
+            StepKind::Loop(l) => loops::emit(&mut e, l)?,
             StepKind::Matmul { value, accumulate } => e.emit_matmul(*value, *accumulate)?,
-            StepKind::Transpose { value } => lower_transpose::emit(&mut e, *value)?,
+            StepKind::Transpose { value } => transposes::emit(&mut e, *value)?,
         }
     }
     e.b.ins().return_(&[]);
@@ -170,12 +184,12 @@ impl Emitter<'_, '_> {
                 self.graph.describe(v)
             )));
         };
-        let desc = lower_matmul::describe(self.graph, v, accumulate, self.options)
+        let desc = matmuls::describe(self.graph, v, accumulate, self.options)
             .ok_or_else(|| CompileError::Codegen(format!("no matmul descriptor for %{}", v.0)))?;
         let (a, b, c) = (self.home(lhs)?, self.home(rhs)?, self.home(v)?);
         let (a, b, c) = (self.base(a), self.base(b), self.base(c));
         if desc.dense == DenseMethod::Inline {
-            lower_matmul::emit_inline(&mut self.b, &desc, (a, b, c));
+            matmuls::emit_inline(&mut self.b, &desc, (a, b, c));
             return Ok(());
         }
         let desc = Box::new(desc);

@@ -1,5 +1,5 @@
 //! Codegen support for reduce_sum, which is a *sink* of the loop over its
-//! operand's shape (see `lower_loops.rs`), never a loop of its own:
+//! operand's shape (see `loops.rs`), never a loop of its own:
 //!
 //! - reducing the innermost axis (after collapsing): each row sums into one
 //!   target element. The vector part accumulates in an `f32x4` register,
@@ -17,8 +17,8 @@
 //! empty one `+0.0`).
 //! This file holds the filling; the accumulation lives with the loop body.
 
-use super::codegen::Emitter;
 use super::simd::{element_flags, Simd, LANES};
+use super::Emitter;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
