@@ -162,7 +162,7 @@ fn compare_backends(graph: &Graph) -> Result<f32> {
         let diff = a
             .iter()
             .zip(b)
-            .map(|(x, y)| (x - y).abs())
+            .map(|(&x, &y)| difference(x, y))
             .fold(0.0f32, f32::max);
         println!(
             "  {:<12} {:<16} {diff:e}",
@@ -172,6 +172,19 @@ fn compare_backends(graph: &Graph) -> Result<f32> {
         largest = largest.max(diff);
     }
     Ok(largest)
+}
+
+/// `|x - y|`, except that equal values (infinities included) and two NaNs
+/// differ by 0, and a NaN against a number by infinity (`f32::max` would
+/// drop a NaN difference).
+fn difference(x: f32, y: f32) -> f32 {
+    if x == y || (x.is_nan() && y.is_nan()) {
+        0.0
+    } else if x.is_nan() || y.is_nan() {
+        f32::INFINITY
+    } else {
+        (x - y).abs()
+    }
 }
 
 fn stage(title: &str) {

@@ -473,9 +473,24 @@ fn bench_prints_a_json_line_with_both_backends() {
     let v: serde_json::Value = serde_json::from_str(last).unwrap();
     assert_eq!(v["preset"], "tiny");
     assert_eq!(v["T"], 100);
-    assert!(v["jit"]["step_s"].as_f64().unwrap() > 0.0);
-    assert!(v["interp"]["step_s"].as_f64().unwrap() > 0.0);
-    assert!(v["ratio"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["batch"], 1);
+    assert_eq!(v["threads"], 1);
+    for backend in ["jit", "interp"] {
+        let b = &v[backend];
+        assert!(b["step_s"].as_f64().unwrap() > 0.0, "{last}");
+        // --max-steps 5 caps the timed steps; both ran some.
+        let samples = b["samples"].as_u64().unwrap();
+        assert!((1..=5).contains(&samples), "{last}");
+        assert_eq!(b["diverges"], false, "{last}");
+        // Both backends run the same programs, with the same tape.
+        assert_eq!(b["tape_bytes_per_step"], v["jit"]["tape_bytes_per_step"]);
+    }
+    // The ratio is the interpreter's step time over the JIT's.
+    let ratio = v["interp"]["step_s"].as_f64().unwrap() / v["jit"]["step_s"].as_f64().unwrap();
+    assert!(
+        (v["ratio"].as_f64().unwrap() - ratio).abs() <= 1e-9 * ratio,
+        "{last}"
+    );
 }
 
 #[test]
@@ -494,8 +509,17 @@ fn conformance_passes_on_the_reference_cases_with_the_jit() {
 fn labels_train_with_the_cross_entropy_loss() {
     let dir = tempfile::tempdir().unwrap();
     let (samples, t, n_in) = (8, 20, 4);
+    // Sample `s` has label `s % 3` and input on channel `s % 3` only, so
+    // the labels can be learnt from the inputs.
     let inputs = (0..samples * t * n_in)
-        .map(|i| if i % 7 == 0 { 1.0 } else { 0.0 })
+        .map(|i| {
+            let (sample, channel) = (i / (t * n_in), i % n_in);
+            if channel == sample % 3 {
+                1.0
+            } else {
+                0.0
+            }
+        })
         .collect();
     let data = Dataset {
         inputs,
@@ -526,7 +550,7 @@ lr = 1e-2
 [training]
 batch = 4
 T = 20
-epochs = 5
+epochs = 30
 
 [data]
 path = "labels.npz"
@@ -539,10 +563,13 @@ path = "labels.npz"
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = history(&dir.path().join("run"));
-    assert_eq!(rows.len(), 5);
-    let task: f64 = rows[0][2].parse().unwrap();
-    // Cross-entropy of 3 classes starts near ln 3.
-    assert!(task > 0.5 && task < 3.0, "{task}");
+    assert_eq!(rows.len(), 30);
+    let task = |row: &Vec<String>| -> f64 { row[2].parse().unwrap() };
+    let (first, last) = (task(&rows[0]), task(&rows[29]));
+    // Cross-entropy of 3 classes starts near ln 3, and training on the
+    // labels lowers it.
+    assert!(first > 0.5 && first < 3.0, "{first}");
+    assert!(last < 0.1 * first, "task loss {first} -> {last}");
 }
 
 #[test]
@@ -703,4 +730,46 @@ fn a_resumed_run_reads_the_data_file_it_started_with() {
     std::fs::rename(work.join("data.npz"), work.join("moved.npz")).unwrap();
     let err = error_of(&resume("3"));
     assert!(err.contains("data.npz"), "{err}");
+}
+
+/// docs/architecture.md quotes the node counts `neurojit ir` prints for the
+/// tutorial network; they must be the ones it prints today.
+#[test]
+fn the_architecture_doc_quotes_the_node_counts_ir_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = neurojit(&["ir"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let count = |prefix: &str| -> String {
+        let line = text
+            .lines()
+            .find(|l| l.contains(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in:\n{text}"));
+        let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
+        rest.chars().take_while(char::is_ascii_digit).collect()
+    };
+    let programs = ["prologue", "prepass", "forward", "backward", "epilogue"]
+        .map(|p| count(&format!("# {p}: ")))
+        .join(" / ");
+    let rows = [
+        format!("| traced step | {} |", count("traced step ")),
+        format!("| step with gradients | {} |", count("with gradients ")),
+        format!(
+            "| simplified (before splitting) | {} |",
+            count("simplified ")
+        ),
+        format!("| prologue / prepass / forward / backward / epilogue | {programs} (arena sizes"),
+        format!(
+            "| parameter-only loss with gradient | {} |",
+            count("# param_loss: ")
+        ),
+        format!(
+            "| Adam update (16 parameters, 2 moments each) | {} |",
+            count("# optimizer: ")
+        ),
+    ];
+    let doc = include_str!("../docs/architecture.md");
+    for row in rows {
+        assert!(doc.contains(&row), "docs/architecture.md lacks `{row}`");
+    }
 }

@@ -151,6 +151,46 @@ fn adam_reference(p: &[f64], grads: &[Vec<f64>], lr: f64) -> Vec<f64> {
     p
 }
 
+/// Adam in f32, in the order of operations of each library's source
+/// (hyperparameters are Python floats: f64, rounded to f32 where they meet
+/// a tensor).
+/// - optax: `m = (1-b1) g + b1 m`, `v = (1-b2) g^2 + b2 v`, bias
+///   corrections `1 - b^k` in f32, `u = (m / bc1) / (sqrt(v / bc2) + eps)`,
+///   `p + u * (-lr)`;
+/// - torch: `m.lerp_(g, 1-b1)` (`m + (1-b1)(g - m)`), `v * b2 +
+///   (1-b2) g g`, corrections in f64, `denom = sqrt(v) / sqrt(bc2) + eps`,
+///   `p + (-lr / bc1) * (m / denom)`.
+fn adam_f32_reference(variant: AdamVariant, p: &[f32], grads: &[Vec<f32>], lr: f64) -> Vec<f32> {
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
+    let mut p = p.to_vec();
+    let mut m = vec![0.0f32; p.len()];
+    let mut v = vec![0.0f32; p.len()];
+    for (k, g) in grads.iter().enumerate() {
+        let k = (k + 1) as i32;
+        for i in 0..p.len() {
+            match variant {
+                AdamVariant::Optax => {
+                    m[i] = (1.0 - b1) as f32 * g[i] + b1 as f32 * m[i];
+                    v[i] = (1.0 - b2) as f32 * (g[i] * g[i]) + b2 as f32 * v[i];
+                    let bc1 = 1.0 - (b1 as f32).powi(k);
+                    let bc2 = 1.0 - (b2 as f32).powi(k);
+                    let u = (m[i] / bc1) / ((v[i] / bc2).sqrt() + eps as f32);
+                    p[i] += u * (-lr as f32);
+                }
+                AdamVariant::Torch => {
+                    m[i] += (1.0 - b1) as f32 * (g[i] - m[i]);
+                    v[i] = v[i] * b2 as f32 + (1.0 - b2) as f32 * g[i] * g[i];
+                    let bc1 = 1.0 - b1.powi(k);
+                    let bc2 = 1.0 - b2.powi(k);
+                    let denom = v[i].sqrt() / bc2.sqrt() as f32 + eps as f32;
+                    p[i] += (-lr / bc1) as f32 * (m[i] / denom);
+                }
+            }
+        }
+    }
+    p
+}
+
 /// Runs `steps` updates of `opt` on one parameter with the given gradients.
 fn run_updates(
     opt: &dyn Optimizer,
@@ -215,12 +255,25 @@ fn adam_variants_follow_the_algorithm() {
                 "{variant:?}: {got:?} vs {want:?}"
             );
         }
+        // Bit for bit the library's own order of operations.
+        let exact = adam_f32_reference(variant, &p0, &grads, 1e-2);
+        assert_eq!(
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            exact.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            "{variant:?}: {got:?} vs {exact:?}"
+        );
         // A zero gradient leaves the parameter unchanged.
         assert_eq!(got[2], 1.0);
         // The first step moves by almost exactly lr * sign(g).
         let one = run_updates(&adam, &p0, &grads[..1], None);
         assert!((one[1] - (-0.25 + 1e-2)).abs() < 1e-6, "{one:?}");
     }
+    // The two orders round differently on these gradients, so the bitwise
+    // checks above tell the variants apart.
+    assert_ne!(
+        adam_f32_reference(AdamVariant::Optax, &p0, &grads, 1e-2),
+        adam_f32_reference(AdamVariant::Torch, &p0, &grads, 1e-2)
+    );
 }
 
 #[test]

@@ -264,9 +264,21 @@ fn lif_matches_an_independent_implementation() {
         .collect();
     lif.set_attributes(&values).unwrap();
 
-    let mut un = unroll(&lif, &TraceOptions::new(b, steps)).unwrap();
+    let mut options = TraceOptions::new(b, steps);
+    options.record.neuron_states = true;
+    let mut un = unroll(&lif, &options).unwrap();
     for (t, &y) in un.outputs.clone().iter().enumerate() {
         un.graph.output(OutKind::Prediction, t, "s", y);
+    }
+    // The membrane potential after each step's reset, as recorded.
+    let (_, _, recorded_vmem) = un
+        .records
+        .iter()
+        .find(|(_, name, _)| name == "vmem")
+        .cloned()
+        .expect("LIF records vmem");
+    for (t, &v) in recorded_vmem.iter().enumerate() {
+        un.graph.output(OutKind::Prediction, steps + t, "vmem", v);
     }
     let params: Vec<Vec<f32>> = lif
         .parameters()
@@ -287,7 +299,7 @@ fn lif_matches_an_independent_implementation() {
             .data()
             .to_vec()
     };
-    let (spikes, _) = reference_lif(
+    let (spikes, vmems) = reference_lif(
         &leaf("w_rec"),
         &leaf("tau_mem"),
         &leaf("tau_syn"),
@@ -296,7 +308,16 @@ fn lif_matches_an_independent_implementation() {
         &inputs,
         (b, n, k),
     );
-    assert_eq!(out, spikes);
+    let (out_spikes, out_vmems) = out.split_at(steps);
+    assert_eq!(out_spikes, spikes);
+    for (t, (got, expected)) in out_vmems.iter().zip(&vmems).enumerate() {
+        for (g, e) in got.iter().zip(expected) {
+            assert!(
+                (g - e).abs() <= 1e-6 * e.abs().max(1.0),
+                "vmem at step {t}: {got:?} against {expected:?}"
+            );
+        }
+    }
     let all: Vec<f32> = spikes.into_iter().flatten().collect();
     assert!(
         all.contains(&1.0) && all.contains(&0.0),

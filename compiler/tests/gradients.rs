@@ -90,7 +90,7 @@ fn check(name: &str, shapes: &[Shape], inputs: &[Vec<f32>], build: &Build<'_>) {
                 + loss_at(-2.0 * h))
                 / (12.0 * h);
             let got = symbolic[1 + i][j];
-            let tolerance = 2e-3 * stencil.abs().max(1.0);
+            let tolerance = 1e-4 * stencil.abs().max(1.0);
             assert!(
                 (got - stencil).abs() <= tolerance,
                 "{name}: d/d x{i}[{j}] = {got}, finite differences give {stencil}"

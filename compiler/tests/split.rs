@@ -571,8 +571,12 @@ fn split_programs_compute_what_the_step_and_its_gradient_compute() {
     }
 }
 
+/// The pass statistics count the traced step's live nodes and grow with
+/// the gradients; the other sizes are printed for reading (the tutorial
+/// network's, which docs/architecture.md quotes, are checked against
+/// `neurojit ir` in tests/cli.rs).
 #[test]
-fn stats_count_nodes_at_each_stage() {
+fn stats_count_the_traced_step_and_its_gradients() {
     let step = lif();
     let p = compile_training(&step).unwrap();
     assert_eq!(p.stats.traced, live_values(&step.step).len());
