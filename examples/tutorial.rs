@@ -275,7 +275,7 @@ fn train(
     println!("After training:");
     print_violations(&trainer.param_tree(), lower, upper)?;
     println!(
-        "\ninitial penalty {:.4} -> final penalty {:.4}; task loss {:.4} -> {:.4}",
+        "\ninitial penalty {:.4} -> final penalty {}; task loss {:.4} -> {:.4}",
         initial.penalty, end.penalty, initial.task, end.task
     );
     ensure!(end.total().is_finite(), "the final loss is not finite");

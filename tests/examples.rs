@@ -51,6 +51,7 @@ fn tutorial_pulls_parameters_into_their_bounds() {
         out.contains("The penalty first reached 0 at epoch"),
         "the penalty never reached 0: {out}"
     );
+    // Printed in full (`{}`), so 0 means exactly 0.
     assert_eq!(final_penalty, 0.0, "{out}");
     assert!(
         final_task < initial_task,

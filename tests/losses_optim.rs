@@ -151,9 +151,12 @@ fn adam_reference(p: &[f64], grads: &[Vec<f64>], lr: f64) -> Vec<f64> {
     p
 }
 
-/// Adam in f32, in the order of operations of each library's source
-/// (hyperparameters are Python floats: f64, rounded to f32 where they meet
-/// a tensor).
+/// Adam in f32, in the order of operations read from each library's
+/// update (optax's `scale_by_adam`, torch's single-tensor `Adam.step`;
+/// hyperparameters are Python floats: f64, rounded to f32 where they meet a
+/// tensor). This pins each variant's order and tells them apart; the
+/// Rockpool `train` reference cases compare against the libraries' own
+/// runs.
 /// - optax: `m = (1-b1) g + b1 m`, `v = (1-b2) g^2 + b2 v`, bias
 ///   corrections `1 - b^k` in f32, `u = (m / bc1) / (sqrt(v / bc2) + eps)`,
 ///   `p + u * (-lr)`;
@@ -255,7 +258,7 @@ fn adam_variants_follow_the_algorithm() {
                 "{variant:?}: {got:?} vs {want:?}"
             );
         }
-        // Bit for bit the library's own order of operations.
+        // Bit for bit the order written out above.
         let exact = adam_f32_reference(variant, &p0, &grads, 1e-2);
         assert_eq!(
             got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),

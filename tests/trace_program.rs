@@ -310,7 +310,9 @@ fn lif_matches_an_independent_implementation() {
     );
     let (out_spikes, out_vmems) = out.split_at(steps);
     assert_eq!(out_spikes, spikes);
+    assert_eq!(out_vmems.len(), vmems.len());
     for (t, (got, expected)) in out_vmems.iter().zip(&vmems).enumerate() {
+        assert_eq!(got.len(), expected.len(), "vmem at step {t}");
         for (g, e) in got.iter().zip(expected) {
             assert!(
                 (g - e).abs() <= 1e-6 * e.abs().max(1.0),

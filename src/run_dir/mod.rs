@@ -21,11 +21,11 @@
 //!
 //! This file holds [`RunDir`] itself (creating, opening, the paths of its
 //! files, the spec and data path); each other file of the run has its own
-//! module: `history` (history.csv), `checkpoints`, `bounds` (bounds.json),
+//! module: `history` (history.csv), `checkpoints`, `bounds_file` (bounds.json),
 //! `sample` (sample.json); `json_numbers` writes and reads the non-finite
 //! numbers and `timestamp` names new run folders.
 
-mod bounds;
+mod bounds_file;
 mod checkpoints;
 mod history;
 mod json_numbers;

@@ -8,16 +8,18 @@
 //! - `lower/` emits the Cranelift function step by step:
 //!   - `loop_plan.rs` resolves what each loop reads and writes into strided
 //!     accesses over its collapsed domain (`access.rs` for index math);
-//!   - `loops.rs` emits each loop as an `f32x4` body and a tail (a
-//!     vector overlapping the last one, or a partial vector for rows
-//!     shorter than four) (`elementwise.rs` per op, `math.rs` for
-//!     exp/log/floor, `reduce.rs` for reductions, `simd.rs` for the
+//!   - `loops.rs` emits each loop as a body of two `f32x4` vectors per
+//!     iteration and a tail (a vector overlapping the last one, or a
+//!     partial vector for rows shorter than four), summing reduce_sums as
+//!     it goes (`elementwise.rs` per op, `math.rs` for exp/log/floor,
+//!     `reduce.rs` for the sums' start values, `simd.rs` for the
 //!     vector helpers, `constants.rs` for vector constants (in stack slots
 //!     when the kernel calls out));
 //!   - `transposes.rs` copies a matrix into its transpose (scalar loops;
 //!     transposes are typically of weights, once per call of the prologue);
-//!   - `matmuls.rs` emits tiny matmuls inline and calls the matmul
-//!     routines of `matmul/` for the others;
+//!   - `matmuls.rs` picks each product's method at compile time, emits
+//!     tiny ones inline and calls the routines of `matmul/` for the
+//!     others;
 //! - `matmul/` holds those routines (register-blocked FMA kernels, with
 //!   zero-skipping rows for spike trains; tuned GEMM; exact row loops);
 //! - `module.rs` compiles with Cranelift for the host (`opt_level=speed`,

@@ -9,7 +9,8 @@
 //! The top-level `[network]` is a Sequential whose layers sit at the root
 //! of the parameter tree, so paths read `2_Residual/1_LIF/alpha`.
 //!
-//! This file holds the types; the conversion lives beside it: `convert`
+//! This file holds the types and the list of parameters a network will
+//! have; the conversion lives beside it: `convert`
 //! (the network, its containers and Linear layers), `convert_lif` (a LIF
 //! layer and the initial values of its parameters) and `table_keys` (which
 //! keys each layer type accepts).

@@ -1,5 +1,6 @@
 //! Codegen rules for elementwise ops: one value of a fused loop, computed at
-//! one position (four lanes or one) from its operands' values there.
+//! one position (an `f32x4` vector, possibly partial) from its operands'
+//! values there.
 //!
 //! The rules follow `interp::rules` operation for operation, so results are
 //! bit-identical to the interpreter except `exp` and `log` (polynomials, see

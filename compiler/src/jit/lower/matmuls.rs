@@ -14,12 +14,35 @@
 //! a state or tape argument, but not always).
 
 use super::simd::element_flags;
+use super::Emitter;
 use crate::ir::{Graph, Op, Value};
 use crate::jit::matmul::{DenseMethod, MatmulDesc, ZeroSkipping};
 use crate::jit::JitOptions;
+use crate::kernel::CompileError;
 use cranelift_codegen::ir::types::F32;
 use cranelift_codegen::ir::{InstBuilder, Value as ClifValue};
 use cranelift_frontend::FunctionBuilder;
+
+/// Emits matmul step `v`: straight-line code for an `Inline` product, a
+/// call of the matmul routine for the others.
+pub(super) fn emit(e: &mut Emitter, v: Value, accumulate: bool) -> Result<(), CompileError> {
+    let Op::Matmul { lhs, rhs, .. } = *e.graph.op(v) else {
+        return Err(CompileError::Codegen(format!(
+            "`{}` was scheduled as a matmul",
+            e.graph.describe(v)
+        )));
+    };
+    let desc = describe(e.graph, v, accumulate, e.options)
+        .ok_or_else(|| CompileError::Codegen(format!("no matmul descriptor for %{}", v.0)))?;
+    let (a, b, c) = (e.home(lhs)?, e.home(rhs)?, e.home(v)?);
+    let (a, b, c) = (e.base(a), e.base(b), e.base(c));
+    if desc.dense == DenseMethod::Inline {
+        emit_inline(&mut e.b, &desc, (a, b, c));
+    } else {
+        e.call_matmul(desc, (a, b, c));
+    }
+    Ok(())
+}
 
 /// The descriptor for matmul node `v`, writing (or adding into) its result.
 pub(crate) fn describe(

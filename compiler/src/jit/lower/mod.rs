@@ -10,10 +10,12 @@
 //! step can use them.
 //!
 //! A loop is planned into strided accesses (`loop_plan.rs`, with the index
-//! math of `access.rs`) and emitted as an `f32x4` body and a tail, one
-//! rule per op (`elementwise.rs`, with `math.rs` for exp/log/floor and
-//! `reduce.rs` for sums); `simd.rs` holds the vector helpers and
-//! `constants.rs` the vector constants.
+//! math of `access.rs`) and emitted as a body of two `f32x4` vectors per
+//! iteration and a tail, one rule per op (`elementwise.rs`, with `math.rs`
+//! for exp/log/floor and `reduce.rs` for the sums' start values); `simd.rs`
+//! holds the vector helpers and `constants.rs` the vector constants. A
+//! matmul step's code comes from `matmuls.rs`; the calls it emits go
+//! through [`Emitter::call_matmul`], which keeps their descriptors alive.
 
 mod access;
 mod constants;
@@ -29,7 +31,7 @@ mod transposes;
 use super::matmul::{DenseMethod, MatmulDesc};
 use super::schedule::{Home, Schedule, StepKind};
 use super::JitOptions;
-use crate::ir::{Graph, Op, Value};
+use crate::ir::{Graph, Value};
 use crate::kernel::CompileError;
 use constants::VectorConstants;
 use cranelift_codegen::ir::types::I64;
@@ -128,7 +130,7 @@ pub(crate) fn build_function(
     for &step in &schedule.order {
         match &schedule.steps[step].kind {
             StepKind::Loop(l) => loops::emit(&mut e, l)?,
-            StepKind::Matmul { value, accumulate } => e.emit_matmul(*value, *accumulate)?,
+            StepKind::Matmul { value, accumulate } => matmuls::emit(&mut e, *value, *accumulate)?,
             StepKind::Transpose { value } => transposes::emit(&mut e, *value)?,
         }
     }
@@ -177,26 +179,13 @@ impl Emitter<'_, '_> {
         v
     }
 
-    fn emit_matmul(&mut self, v: Value, accumulate: bool) -> Result<(), CompileError> {
-        let Op::Matmul { lhs, rhs, .. } = *self.graph.op(v) else {
-            return Err(CompileError::Codegen(format!(
-                "`{}` was scheduled as a matmul",
-                self.graph.describe(v)
-            )));
-        };
-        let desc = matmuls::describe(self.graph, v, accumulate, self.options)
-            .ok_or_else(|| CompileError::Codegen(format!("no matmul descriptor for %{}", v.0)))?;
-        let (a, b, c) = (self.home(lhs)?, self.home(rhs)?, self.home(v)?);
-        let (a, b, c) = (self.base(a), self.base(b), self.base(c));
-        if desc.dense == DenseMethod::Inline {
-            matmuls::emit_inline(&mut self.b, &desc, (a, b, c));
-            return Ok(());
-        }
+    /// Emits a call of the matmul routine with `desc`, which is kept alive
+    /// as long as the code that embeds its address.
+    pub fn call_matmul(&mut self, desc: MatmulDesc, (a, b, c): (ClifValue, ClifValue, ClifValue)) {
         let desc = Box::new(desc);
         let desc_address = &*desc as *const MatmulDesc as i64;
         self.descriptors.push(desc);
         let d = self.b.ins().iconst(I64, desc_address);
         self.b.ins().call(self.matmul_fn, &[d, a, b, c]);
-        Ok(())
     }
 }

@@ -222,6 +222,12 @@ impl<'a> Simd<'a> {
         b.ins().band(mask.0, x)
     }
 
+    /// `mask ? c : +0.0` for a constant `c`.
+    pub fn keep_constant(self, b: &mut FunctionBuilder, mask: Mask, c: f32) -> Value {
+        let value = self.constant(b, c);
+        self.keep(b, mask, value)
+    }
+
     /// `x` with lanes `0..count` (1 to 3) replaced by -0.0, the identity of
     /// addition (`old + -0.0` is `old`, bit for bit): what a row's
     /// overlapping last vector adds into memory, so that the lanes it

@@ -2,7 +2,7 @@
 //! column panels of the right operand, and `R x C` register tiles of the
 //! result summed with fused multiply-adds.
 
-use super::kernels::Strided;
+use super::blocked::Strided;
 use super::tiles::{add_term, panels, store_sums, Panel};
 use super::vector::{Tail, Vector, Ymm, Zmm};
 use std::arch::x86_64::*;

@@ -1,5 +1,4 @@
-//! The packed GEMM (`matrixmultiply::sgemm`), and clearing the upper
-//! vector state after wide library kernels.
+//! The packed GEMM (`matrixmultiply::sgemm`).
 
 use super::entry::MatmulDesc;
 
@@ -29,23 +28,5 @@ pub(super) fn gemm(d: &MatmulDesc, a: &[f32], b: &[f32], c: &mut [f32]) {
             n as isize,
             1,
         );
-    }
-    clear_upper_vector_state();
-}
-
-/// Issues `vzeroupper` after wide (AVX/AVX-512) GEMM kernels, so that the
-/// generated code's 128-bit instructions that follow pay no transition
-/// penalty (measured at 40% on Zen 4 after an AVX-512 GEMM).
-pub(super) fn clear_upper_vector_state() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx")]
-        fn zero_upper() {
-            std::arch::x86_64::_mm256_zeroupper();
-        }
-        if std::is_x86_feature_detected!("avx") {
-            // SAFETY: the host supports AVX.
-            unsafe { zero_upper() };
-        }
     }
 }

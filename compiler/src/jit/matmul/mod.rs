@@ -1,8 +1,8 @@
 //! The matrix products generated code calls: one `extern "C"` entry point
 //! (`entry.rs`) that reads a descriptor (sizes, transposes, methods) fixed
-//! at compile time and runs one of these Rust routines:
+//! at compile time (by `lower/matmuls.rs`) and runs one of these Rust routines:
 //!
-//! - `Blocked` (`kernels.rs`): register-blocked FMA kernels that
+//! - `Blocked` (`blocked.rs`): register-blocked FMA kernels that
 //!   read the operands in place, without packing. The default: on the
 //!   products training runs (a few to thousands of rows, up to 6400-long
 //!   sums) they matched or beat the packed GEMM, by up to 1.5x on the
@@ -33,21 +33,21 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `entry.rs` | the descriptor, the entry point, the choice of routine |
+//! | `entry.rs` | the descriptor, the entry point, each call's choices (zero skipping, the host's fallback) |
 //! | `workspace.rs` | per-thread buffers reused across calls |
-//! | `operands.rs` | transposed copies, or the product computed transposed, for `Blocked` |
-//! | `kernels.rs` | the blocked kernels' interface: instruction sets, strided operands |
+//! | `operands.rs` | the way into `Blocked`: transposed copies, or the product computed transposed |
+//! | `blocked.rs` | the blocked kernels' interface: instruction sets, strided operands |
 //! | `dense.rs`, `sparse.rs` | the dense and zero-skipping blocked kernels (x86-64) |
 //! | `tiles.rs`, `vector.rs` | their building blocks: column panels, register tiles, SIMD vectors (x86-64) |
-//! | `transpose.rs` | transposes in 8 x 8 register blocks |
+//! | `transpose.rs` | transposed copies, in 8 x 8 register blocks |
 //! | `gemm.rs`, `exact.rs` | the packed GEMM and the exact row loops |
 
+mod blocked;
 #[cfg(target_arch = "x86_64")]
 mod dense;
 mod entry;
 mod exact;
 mod gemm;
-mod kernels;
 mod operands;
 #[cfg(target_arch = "x86_64")]
 mod sparse;

@@ -2,15 +2,15 @@
 //! left operand through strides but need the right one row-major:
 //! transposed copies, or the whole product computed transposed.
 
+use super::blocked::{self, KernelIsa, Strided};
 use super::entry::MatmulDesc;
-use super::gemm::clear_upper_vector_state;
-use super::kernels::{self, Simd, Strided};
+use super::transpose::transpose;
 use super::workspace::{Workspace, WORKSPACE};
 
-/// The blocked kernels (`kernels.rs`), with this thread's working
+/// The blocked kernels (`blocked.rs`), with this thread's working
 /// memory.
 pub(super) fn blocked_dispatch(
-    simd: Simd,
+    simd: KernelIsa,
     d: &MatmulDesc,
     a: &[f32],
     b: &[f32],
@@ -34,7 +34,7 @@ pub(super) fn blocked_dispatch(
 ///   with a transposed left operand, `c^T` (`m` wide) costs only the copy
 ///   of the result (measured: 256x6400 @ 6400x10 from 0.8 to 0.4 ms).
 fn blocked(
-    simd: Simd,
+    simd: KernelIsa,
     d: &MatmulDesc,
     a: &[f32],
     b: &[f32],
@@ -56,7 +56,7 @@ fn blocked(
         } else {
             d.transpose_lhs && n < lanes && m >= 2 * lanes
         };
-    // SAFETY (whole body): `host_simd` returned `simd`; every buffer handed
+    // SAFETY (whole body): `host_isa` returned `simd`; every buffer handed
     // to a kernel holds the floats its shape says (the workspace buffers are
     // resized first), and outputs are distinct from inputs.
     unsafe {
@@ -66,7 +66,7 @@ fn blocked(
                 a.as_ptr()
             } else {
                 resize(&mut w.lhs, k * m);
-                kernels::transpose(a.as_ptr(), m, k, w.lhs.as_mut_ptr(), false);
+                transpose(a.as_ptr(), m, k, w.lhs.as_mut_ptr(), false);
                 w.lhs.as_ptr()
             };
             // op(b)^T, n x k: `b` itself when it is transposed.
@@ -81,12 +81,12 @@ fn blocked(
             };
             resize(&mut w.product, n * m);
             let product = w.product.as_mut_ptr();
-            kernels::dense(simd, (n, k, m), rhs_t, lhs_t, product, false);
-            kernels::transpose(product, n, m, c.as_mut_ptr(), d.accumulate);
+            blocked::dense(simd, (n, k, m), rhs_t, lhs_t, product, false);
+            transpose(product, n, m, c.as_mut_ptr(), d.accumulate);
         } else {
             let b = if d.transpose_rhs {
                 resize(&mut w.rhs, k * n);
-                kernels::transpose(b.as_ptr(), n, k, w.rhs.as_mut_ptr(), false);
+                transpose(b.as_ptr(), n, k, w.rhs.as_mut_ptr(), false);
                 w.rhs.as_ptr()
             } else {
                 b.as_ptr()
@@ -95,7 +95,7 @@ fn blocked(
                 // Rows of op(a) are scanned for nonzeros fastest when they
                 // are contiguous.
                 resize(&mut w.lhs, m * k);
-                kernels::transpose(a.as_ptr(), k, m, w.lhs.as_mut_ptr(), false);
+                transpose(a.as_ptr(), k, m, w.lhs.as_mut_ptr(), false);
                 row_major(w.lhs.as_ptr(), k)
             } else if d.transpose_lhs {
                 Strided {
@@ -108,13 +108,12 @@ fn blocked(
             };
             let c = c.as_mut_ptr();
             if skip_zeros {
-                kernels::sparse(simd, (m, k, n), lhs, b, c, d.accumulate, &mut w.terms);
+                blocked::sparse(simd, (m, k, n), lhs, b, c, d.accumulate, &mut w.terms);
             } else {
-                kernels::dense(simd, (m, k, n), lhs, b, c, d.accumulate);
+                blocked::dense(simd, (m, k, n), lhs, b, c, d.accumulate);
             }
         }
     }
-    clear_upper_vector_state();
 }
 
 /// Makes `buffer` hold exactly `len` floats (contents unspecified).

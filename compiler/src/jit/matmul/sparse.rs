@@ -1,7 +1,7 @@
 //! The zero-skipping blocked product: each row's nonzero terms are
 //! gathered, then every column panel of that row is summed over them.
 
-use super::kernels::Strided;
+use super::blocked::Strided;
 use super::tiles::{add_term, panels, store_sums};
 use super::vector::{Tail, Vector, Ymm, Zmm};
 

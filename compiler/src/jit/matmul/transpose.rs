@@ -1,8 +1,34 @@
 //! Transposes (and transposes added into a destination), in 8 x 8 blocks
-//! through AVX2 registers with the ragged edges element by element.
+//! through AVX2 registers with the ragged edges element by element; element
+//! by element on other architectures.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
+
+/// Writes (or, with `accumulate`, adds) the `cols x rows` transpose of the
+/// row-major `rows x cols` matrix `src` into `dst`.
+///
+/// # Safety
+/// `src` holds `rows * cols` floats and `dst` as many, not overlapping; on
+/// x86-64 the host has AVX2 (any host `host_isa` accepts).
+pub(super) unsafe fn transpose(
+    src: *const f32,
+    rows: usize,
+    cols: usize,
+    dst: *mut f32,
+    accumulate: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        transpose_avx2(src, rows, cols, dst, accumulate)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        transpose_block(src, cols, dst, rows, (rows, cols), accumulate)
+    }
+}
 
 /// Blocks of 8 x 8 through registers; the ragged edges element by element.
 #[cfg(target_arch = "x86_64")]
@@ -113,6 +139,50 @@ pub(super) unsafe fn transpose_block(
                 let x = *src.add(r * src_stride + c);
                 let p = dst.add(c * dst_stride + r);
                 *p = if accumulate { *p + x } else { x };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guard values after the destination's end catch writes past it.
+    const GUARD: usize = 17;
+    const GUARD_VALUE: f32 = 12345.0;
+
+    #[test]
+    fn transpose_writes_and_adds_the_transpose() {
+        if super::super::blocked::host_isa().is_none() {
+            // `transpose` needs AVX2 on x86-64; its callers check first.
+            eprintln!("no AVX2+FMA on this host: the transposes are not checked");
+            return;
+        }
+        for (rows, cols) in [(1, 1), (3, 9), (8, 8), (16, 24), (17, 9), (9, 17), (40, 3)] {
+            // Distinct values, so a misplaced element cannot go unnoticed.
+            let src: Vec<f32> = (0..rows * cols).map(|i| 0.5 * i as f32 - 7.25).collect();
+            for accumulate in [false, true] {
+                let start: Vec<f32> = (0..rows * cols).map(|j| j as f32).collect();
+                let mut dst = start.clone();
+                dst.extend([GUARD_VALUE; GUARD]);
+                unsafe { transpose(src.as_ptr(), rows, cols, dst.as_mut_ptr(), accumulate) };
+                assert!(dst[rows * cols..].iter().all(|&x| x == GUARD_VALUE));
+                for r in 0..rows {
+                    for c in 0..cols {
+                        let x = src[r * cols + c];
+                        let want = if accumulate {
+                            start[c * rows + r] + x
+                        } else {
+                            x
+                        };
+                        assert_eq!(
+                            dst[c * rows + r],
+                            want,
+                            "{rows}x{cols} acc={accumulate} ({r}, {c})"
+                        );
+                    }
+                }
             }
         }
     }

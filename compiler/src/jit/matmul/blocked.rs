@@ -25,47 +25,43 @@
 //! `sparse.rs`, built from `tiles.rs` and `vector.rs`.
 //!
 //! Kernels exist for AVX-512F (16-lane vectors) and AVX2 with FMA (8
-//! lanes); [`host_simd`] says which one the host runs, or none (then the
+//! lanes); [`host_isa`] says which one the host runs, or none (then the
 //! caller uses another method).
 
 #[cfg(target_arch = "x86_64")]
 use super::dense::{dense_avx2, dense_avx512};
 #[cfg(target_arch = "x86_64")]
 use super::sparse::{sparse_avx2, sparse_avx512};
-#[cfg(target_arch = "x86_64")]
-use super::transpose::transpose_avx2;
-#[cfg(not(target_arch = "x86_64"))]
-use super::transpose::transpose_block;
 
 /// The instruction set a kernel is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Simd {
+pub(crate) enum KernelIsa {
     Avx512,
     Avx2Fma,
 }
 
-impl Simd {
+impl KernelIsa {
     /// Floats per vector register.
     pub fn lanes(self) -> usize {
         match self {
-            Simd::Avx512 => 16,
-            Simd::Avx2Fma => 8,
+            KernelIsa::Avx512 => 16,
+            KernelIsa::Avx2Fma => 8,
         }
     }
 }
 
 /// The best instruction set the host offers these kernels, if any.
-pub(crate) fn host_simd() -> Option<Simd> {
+pub(crate) fn host_isa() -> Option<KernelIsa> {
     #[cfg(target_arch = "x86_64")]
     {
         // Both kernel sets use AVX2 for transposes.
         let avx2_fma =
             std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
         if avx2_fma && std::is_x86_feature_detected!("avx512f") {
-            return Some(Simd::Avx512);
+            return Some(KernelIsa::Avx512);
         }
         if avx2_fma {
-            return Some(Simd::Avx2Fma);
+            return Some(KernelIsa::Avx2Fma);
         }
     }
     None
@@ -87,7 +83,7 @@ pub(crate) struct Strided {
 /// The host supports `simd`; `a` addresses an `m x k` matrix, `b` holds
 /// `k * n` floats and `c` `m * n` floats, `c` overlapping neither.
 pub(crate) unsafe fn dense(
-    simd: Simd,
+    simd: KernelIsa,
     (m, k, n): (usize, usize, usize),
     a: Strided,
     b: *const f32,
@@ -98,14 +94,14 @@ pub(crate) unsafe fn dense(
     // SAFETY: forwarded from the caller.
     unsafe {
         match simd {
-            Simd::Avx512 => dense_avx512(m, k, n, a, b, c, accumulate),
-            Simd::Avx2Fma => dense_avx2(m, k, n, a, b, c, accumulate),
+            KernelIsa::Avx512 => dense_avx512(m, k, n, a, b, c, accumulate),
+            KernelIsa::Avx2Fma => dense_avx2(m, k, n, a, b, c, accumulate),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (simd, m, k, n, a, b, c, accumulate);
-        unreachable!("host_simd() is None off x86-64");
+        unreachable!("host_isa() is None off x86-64");
     }
 }
 
@@ -115,7 +111,7 @@ pub(crate) unsafe fn dense(
 /// # Safety
 /// As for [`dense`].
 pub(crate) unsafe fn sparse(
-    simd: Simd,
+    simd: KernelIsa,
     (m, k, n): (usize, usize, usize),
     a: Strided,
     b: *const f32,
@@ -127,39 +123,14 @@ pub(crate) unsafe fn sparse(
     // SAFETY: forwarded from the caller.
     unsafe {
         match simd {
-            Simd::Avx512 => sparse_avx512(m, k, n, a, b, c, accumulate, terms),
-            Simd::Avx2Fma => sparse_avx2(m, k, n, a, b, c, accumulate, terms),
+            KernelIsa::Avx512 => sparse_avx512(m, k, n, a, b, c, accumulate, terms),
+            KernelIsa::Avx2Fma => sparse_avx2(m, k, n, a, b, c, accumulate, terms),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (simd, m, k, n, a, b, c, accumulate, terms);
-        unreachable!("host_simd() is None off x86-64");
-    }
-}
-
-/// Writes (or, with `accumulate`, adds) the `cols x rows` transpose of the
-/// row-major `rows x cols` matrix `src` into `dst`.
-///
-/// # Safety
-/// `src` holds `rows * cols` floats and `dst` as many, not overlapping; on
-/// x86-64 the host has AVX2 (any host `host_simd` accepts).
-pub(crate) unsafe fn transpose(
-    src: *const f32,
-    rows: usize,
-    cols: usize,
-    dst: *mut f32,
-    accumulate: bool,
-) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        transpose_avx2(src, rows, cols, dst, accumulate)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        transpose_block(src, cols, dst, rows, (rows, cols), accumulate)
+        unreachable!("host_isa() is None off x86-64");
     }
 }
 
@@ -169,19 +140,19 @@ mod tests {
 
     /// Every kernel set this host can run (a host without AVX-512 checks
     /// only the AVX2 kernels).
-    fn host_simds() -> Vec<Simd> {
+    fn host_simds() -> Vec<KernelIsa> {
         let mut simds = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx512f") {
-                simds.push(Simd::Avx512);
+                simds.push(KernelIsa::Avx512);
             }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                simds.push(Simd::Avx2Fma);
+                simds.push(KernelIsa::Avx2Fma);
             }
         }
         if simds.is_empty() {
-            // The kernels never run on such a host (`host_simd` is None).
+            // The kernels never run on such a host (`host_isa` is None).
             eprintln!("no AVX2+FMA on this host: the blocked kernels are not checked");
         }
         simds
@@ -313,35 +284,6 @@ mod tests {
                                 }
                             }
                         }
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn transpose_writes_and_adds_the_transpose() {
-        for (rows, cols) in [(1, 1), (3, 9), (8, 8), (16, 24), (17, 9), (9, 17), (40, 3)] {
-            let src = data(rows * cols, (rows * 7 + cols) as u32);
-            for accumulate in [false, true] {
-                let start: Vec<f32> = (0..rows * cols).map(|j| j as f32).collect();
-                let mut dst = start.clone();
-                dst.extend([GUARD_VALUE; GUARD]);
-                unsafe { transpose(src.as_ptr(), rows, cols, dst.as_mut_ptr(), accumulate) };
-                assert!(dst[rows * cols..].iter().all(|&x| x == GUARD_VALUE));
-                for r in 0..rows {
-                    for c in 0..cols {
-                        let x = src[r * cols + c];
-                        let want = if accumulate {
-                            start[c * rows + r] + x
-                        } else {
-                            x
-                        };
-                        assert_eq!(
-                            dst[c * rows + r],
-                            want,
-                            "{rows}x{cols} acc={accumulate} ({r}, {c})"
-                        );
                     }
                 }
             }
