@@ -638,7 +638,7 @@ fn train_reports_the_threads_it_runs_on() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("2 thread(s)"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("2 threads)"), "{}", stdout(&out));
 }
 
 #[test]

@@ -146,11 +146,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             return Err(error.into());
         }
     };
+    let threads = trainer.threads();
     println!(
-        "compiled {} parameters ({} backend, {} thread(s)) in {:.1} ms",
+        "compiled {} parameters ({} backend, {threads} thread{}) in {:.1} ms",
         trainer.param_slots().len(),
         exp.run.backend.name(),
-        trainer.threads(),
+        if threads == 1 { "" } else { "s" },
         trainer.compile_seconds() * 1e3
     );
 
