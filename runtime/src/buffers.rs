@@ -10,7 +10,10 @@
 //! lagged one (`TapeLag`) has `T + 1` rows: row 0 holds the lagged state's
 //! initial value, row `t + 1` the leader's value at step `t`, and the
 //! lagged entry, which has no storage of its own, reads row `t` at step
-//! `t`.
+//! `t`. A state kept in the tape (`TapedState`) has no double buffer in
+//! use: its entry has `T + 1` rows, step `t` reads the state from row `t`
+//! and writes its next value to row `t + 1` (different rows, so still no
+//! buffer is read and written by one call).
 
 use crate::binding::{Sink, Source};
 use crate::RuntimeError;
@@ -46,12 +49,12 @@ pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
         what,
         limit: MAX_BUFFER_ELEMENTS,
     };
-    // One row per timestep; a tape leader holds one row more than the
-    // others, a lagged entry none.
+    // One row per timestep; a tape leader or a taped state's entry holds
+    // one row more than the others, a lagged entry none.
     for s in p.tape.iter().filter(|s| p.lag_of(s.slot).is_none()) {
-        let leads = p.lag_led_by(s.slot).is_some();
+        let leads = p.lag_led_by(s.slot).is_some() || p.state_in_entry(s.slot).is_some();
         let extra = if leads {
-            " and a row for a lagged state"
+            " and a row for a state's initial value"
         } else {
             ""
         };
@@ -141,6 +144,9 @@ pub(crate) struct Buffers {
     pub tape: Vec<Vec<f32>>,
     /// Where each tape entry's rows are (see the file comment).
     pub tape_views: Vec<TapeView>,
+    /// For each state kept in the tape, its entry's rows (row `t`: the
+    /// state at the start of step `t`).
+    pub state_rows: Vec<Option<TapeView>>,
     pub sequences: Vec<Vec<f32>>,
     pub records: Vec<Vec<f32>>,
     pub inputs: Vec<Vec<f32>>,
@@ -159,6 +165,9 @@ pub(crate) enum BufferId {
     Hoisted(usize),
     Fixed(usize),
     State(usize, usize),
+    /// Rows of a state kept in the tape, from row 0 (what a step reads)
+    /// or row 1 (what it writes).
+    TapedState(usize, usize),
     StateAdjoint(usize, usize),
     Tape(usize),
     Sequence(usize),
@@ -179,9 +188,9 @@ pub(crate) struct TapeView {
     pub row_len: usize,
 }
 
-/// The tape buffers (a lag's leader gets one more row, at the front; a
-/// lagged entry gets none) and each entry's view. Expects lags that
-/// [`check_tape_lags`] accepted.
+/// The tape buffers (a lag's leader and a taped state's entry get one more
+/// row; a lagged entry gets none) and each entry's view. Expects lags and
+/// taped states that [`check_tape_lags`] accepted.
 fn tape_buffers(p: &TrainingPrograms, steps: usize) -> (Vec<Vec<f32>>, Vec<TapeView>) {
     let mut buffers = Vec::new();
     let mut views = Vec::new();
@@ -190,6 +199,7 @@ fn tape_buffers(p: &TrainingPrograms, steps: usize) -> (Vec<Vec<f32>>, Vec<TapeV
         let (buffer, first_row, rows) = match (p.lag_of(s.slot), p.lag_led_by(s.slot)) {
             (Some(lag), _) => (lag.leader, 0, 0),
             (None, Some(_)) => (s.slot, 1, steps + 1),
+            (None, None) if p.state_in_entry(s.slot).is_some() => (s.slot, 0, steps + 1),
             (None, None) => (s.slot, 0, steps),
         };
         buffers.push(vec![0.0; row_len * rows]);
@@ -235,6 +245,33 @@ pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> 
             });
         }
     }
+    for taped in &p.taped_states {
+        let entry = p.tape.get(taped.entry).map(|s| &s.shape);
+        let state = p.states.get(taped.state).map(|s| &s.shape);
+        let in_a_lag = p.lag_of(taped.entry).is_some()
+            || p.lag_led_by(taped.entry).is_some()
+            || p.tape_lags.iter().any(|l| l.initial_state == taped.state);
+        let twice = |same: &dyn Fn(&neurojit_compiler::program::TapedState) -> bool| {
+            p.taped_states.iter().filter(|t| same(t)).count() > 1
+        };
+        let problem = if entry.is_none() || state.is_none() {
+            Some("no such tape entry or state")
+        } else if entry != state {
+            Some("the entry must have the state's shape")
+        } else if in_a_lag {
+            Some("a taped state's entry cannot take part in a lag")
+        } else if twice(&|t| t.entry == taped.entry) || twice(&|t| t.state == taped.state) {
+            Some("an entry holds one state, and a state one entry")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(RuntimeError::BadTapeLag {
+                lag: format!("{taped:?}"),
+                problem,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -248,6 +285,9 @@ fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {
 impl Buffers {
     pub fn new(p: &TrainingPrograms, steps: usize) -> Buffers {
         let (tape, tape_views) = tape_buffers(p, steps);
+        let state_rows = (0..p.states.len())
+            .map(|i| p.taped_state(i).map(|t| tape_views[t.entry]))
+            .collect();
         Buffers {
             steps,
             params: zeros(&p.params, 1),
@@ -258,6 +298,7 @@ impl Buffers {
             adjoints: [zeros(&p.states, 1), zeros(&p.states, 1)],
             tape,
             tape_views,
+            state_rows,
             sequences: zeros(&p.sequences, steps),
             records: zeros(&p.records, steps),
             inputs: input_buffers(p, steps),
@@ -281,14 +322,47 @@ impl Buffers {
 
     /// Copies each lagged state's initial value (copy 0 of the states) into
     /// row 0 of its leader's buffer, where the lagged entry reads it at step
-    /// 0. (`check_tape_lags` made sure the lengths agree.)
+    /// 0, and each taped state's into row 0 of its entry, where step 0
+    /// reads it. (`check_tape_lags` made sure the lengths agree.)
     pub fn start_lagged_tape(&mut self, lags: &[TapeLag]) {
-        for lag in lags {
-            let initial = &self.states[0][lag.initial_state];
-            if let Some(row) = self.tape[lag.leader].get_mut(..initial.len()) {
+        let rows = lags.iter().map(|l| (l.initial_state, l.leader));
+        let taped = self.state_rows.iter().enumerate();
+        let taped = taped.filter_map(|(state, view)| view.map(|v| (state, v.buffer)));
+        for (state, buffer) in rows.chain(taped).collect::<Vec<_>>() {
+            let initial = &self.states[0][state];
+            if let Some(row) = self.tape[buffer].get_mut(..initial.len()) {
                 row.copy_from_slice(initial);
             }
         }
+    }
+
+    /// Whether state `i` is kept in the tape.
+    fn is_taped(&self, i: usize) -> bool {
+        self.state_rows.get(i).is_some_and(Option::is_some)
+    }
+
+    /// Elements of taped state `i` one call reads (from row 0) or writes
+    /// (from row 1): a row, when its buffer holds every step's.
+    fn taped_state_len(&self, i: usize, first_row: usize) -> Option<Option<usize>> {
+        let view = self.state_rows.get(i).copied().flatten()?;
+        let rows_needed = first_row + self.steps;
+        let holds = self.tape[view.buffer].len() >= rows_needed * view.row_len;
+        Some(holds.then_some(view.row_len))
+    }
+
+    /// The state at the end of the pass, by slot: row `T` of a taped
+    /// state's entry, or the copy of the states the last step wrote.
+    pub fn final_states(&self) -> Vec<Vec<f32>> {
+        let last = &self.states[self.steps % 2];
+        let rows = self.state_rows.iter().zip(last);
+        rows.map(|(view, copy)| match view {
+            Some(v) => {
+                let start = self.steps * v.row_len;
+                self.tape[v.buffer][start..start + v.row_len].to_vec()
+            }
+            None => copy.clone(),
+        })
+        .collect()
     }
 
     /// Elements one call reads through `source`, or `None` when the session
@@ -303,7 +377,10 @@ impl Buffers {
             Source::Param(i) => whole(&self.params, i),
             Source::Hoisted(i) => whole(&self.hoisted, i),
             Source::Fixed(i) => whole(&self.fixed, i),
-            Source::State(i) => whole(&self.states[0], i),
+            Source::State(i) => match self.taped_state_len(i, 0) {
+                Some(len) => len,
+                None => whole(&self.states[0], i),
+            },
             Source::StateAdjoint(i) => whole(&self.adjoints[0], i),
             Source::Tape(i) => self.tape_len(i, all_steps),
             Source::Sequence(i) => row(&self.sequences, i),
@@ -322,7 +399,10 @@ impl Buffers {
         let row = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(|b| b.len() / rows);
         match sink {
             Sink::Hoisted(i) => whole(&self.hoisted, i),
-            Sink::State(i) => whole(&self.states[0], i),
+            Sink::State(i) => match self.taped_state_len(i, 1) {
+                Some(len) => len,
+                None => whole(&self.states[0], i),
+            },
             Sink::StateAdjoint(i) => whole(&self.adjoints[0], i),
             Sink::Grad(i) => whole(&self.grads, i),
             Sink::Tape(i) => self.tape_len(i, all_steps),
@@ -341,6 +421,7 @@ impl Buffers {
             Source::Param(i) => BufferId::Param(i),
             Source::Hoisted(i) => BufferId::Hoisted(i),
             Source::Fixed(i) => BufferId::Fixed(i),
+            Source::State(i) if self.is_taped(i) => BufferId::TapedState(i, 0),
             Source::State(i) => BufferId::State(parity, i),
             Source::StateAdjoint(i) => BufferId::StateAdjoint(parity, i),
             Source::Tape(i) => BufferId::Tape(self.tape_views[i].buffer),
@@ -359,6 +440,7 @@ impl Buffers {
     pub fn sink_buffer(&self, sink: Sink, parity: usize) -> BufferId {
         match sink {
             Sink::Hoisted(i) => BufferId::Hoisted(i),
+            Sink::State(i) if self.is_taped(i) => BufferId::TapedState(i, 1),
             Sink::State(i) => BufferId::State(1 - parity, i),
             Sink::StateAdjoint(i) => BufferId::StateAdjoint(1 - parity, i),
             Sink::Grad(i) => BufferId::Grad(i),
@@ -381,7 +463,10 @@ impl Buffers {
             Source::Param(i) => (self.params[i].as_ptr(), 0),
             Source::Hoisted(i) => (self.hoisted[i].as_ptr(), 0),
             Source::Fixed(i) => (self.fixed[i].as_ptr(), 0),
-            Source::State(i) => (self.states[parity][i].as_ptr(), 0),
+            Source::State(i) => match self.state_rows[i] {
+                Some(v) => (self.tape[v.buffer].as_ptr(), v.row_len),
+                None => (self.states[parity][i].as_ptr(), 0),
+            },
             Source::StateAdjoint(i) => (self.adjoints[parity][i].as_ptr(), 0),
             Source::Tape(i) => {
                 let view = self.tape_views[i];
@@ -408,7 +493,13 @@ impl Buffers {
         let row = |b: &mut Vec<f32>| (b.as_mut_ptr(), b.len() / steps);
         match sink {
             Sink::Hoisted(i) => (self.hoisted[i].as_mut_ptr(), 0),
-            Sink::State(i) => (self.states[1 - parity][i].as_mut_ptr(), 0),
+            Sink::State(i) => match self.state_rows[i] {
+                Some(v) => {
+                    let buffer = &mut self.tape[v.buffer];
+                    (buffer.as_mut_ptr().wrapping_add(v.row_len), v.row_len)
+                }
+                None => (self.states[1 - parity][i].as_mut_ptr(), 0),
+            },
             Sink::StateAdjoint(i) => (self.adjoints[1 - parity][i].as_mut_ptr(), 0),
             Sink::Grad(i) => (self.grads[i].as_mut_ptr(), 0),
             Sink::Tape(i) => {

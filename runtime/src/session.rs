@@ -465,8 +465,8 @@ impl Session {
     }
 
     /// The state at the end of the last forward pass, by slot.
-    pub fn final_state(&self) -> &[Vec<f32>] {
-        &self.buffers.states[self.steps() % 2]
+    pub fn final_state(&self) -> Vec<Vec<f32>> {
+        self.buffers.final_states()
     }
 }
 

@@ -510,6 +510,14 @@ fn a_lagged_tape_entry_reads_the_spikes_one_step_late() {
     assert_eq!(batched.tape_lags[0].initial_state, 1);
     assert!(copies_state_to_tape(&plain, 1), "{}", plain.forward);
     assert!(!copies_state_to_tape(&batched, 1), "{}", batched.forward);
+    // The potential `v` is kept in the tape instead of copied to it.
+    assert!(copies_state_to_tape(&plain, 0), "{}", plain.forward);
+    assert!(!copies_state_to_tape(&batched, 0), "{}", batched.forward);
+    assert!(
+        batched.taped_state(0).is_some(),
+        "{:?}",
+        batched.taped_states
+    );
     assert_eq!(
         batched.tape_bytes_per_step() + B * N * 4,
         plain.tape_bytes_per_step(),
@@ -537,11 +545,19 @@ fn a_lagged_tape_entry_reads_the_spikes_one_step_late() {
                 .collect();
             s.set_data(&x, &pseudo_random(B * T * N, 14)).unwrap();
             let loss = s.forward().unwrap();
+            let last = s.final_state();
             s.backward().unwrap();
-            (loss.total(), s.grads().to_vec(), s.predictions())
+            (loss.total(), s.grads().to_vec(), s.predictions(), last)
         };
-        let (loss, grads, outputs) = run(plain.clone());
-        let (lagged_loss, lagged_grads, lagged_outputs) = run(batched.clone());
+        let (loss, grads, outputs, last) = run(plain.clone());
+        let (lagged_loss, lagged_grads, lagged_outputs, lagged_last) = run(batched.clone());
+        // Both final states, the taped one read from the tape's last row.
+        assert!(last[0].iter().any(|&v| v != 0.0));
+        for (a, b) in lagged_last.iter().zip(&last) {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "{x} vs {y}");
+            }
+        }
         assert!(
             outputs.iter().any(|&y| y != 0.0),
             "no spikes reach the readout"
@@ -565,7 +581,9 @@ fn a_lagged_tape_entry_reads_the_spikes_one_step_late() {
 #[test]
 fn a_state_that_is_another_state_or_itself_is_not_lagged() {
     // s' = s and d' = s: neither state's next value is computed, so lagging
-    // them would chain lags; both copies stay in the forward step.
+    // them would chain lags. Both are kept in the tape instead: each step
+    // writes the next value, whatever it is, to the row after the one it
+    // read.
     let mut g = Graph::new();
     let w = g.arg(ArgKind::Param, 0, "w", Shape::from([N]));
     let u = g.arg(ArgKind::Param, 1, "u", Shape::from([N]));
@@ -596,8 +614,20 @@ fn a_state_that_is_another_state_or_itself_is_not_lagged() {
     };
     let batched = batch_over_time(compile_training(&step).unwrap(), T).unwrap();
     assert!(batched.tape_lags.is_empty(), "{:?}", batched.tape_lags);
-    assert!(copies_state_to_tape(&batched, 0), "{}", batched.forward);
-    assert!(copies_state_to_tape(&batched, 1), "{}", batched.forward);
+    assert!(!copies_state_to_tape(&batched, 0), "{}", batched.forward);
+    assert!(!copies_state_to_tape(&batched, 1), "{}", batched.forward);
+    assert_eq!(batched.taped_states.len(), 2, "{:?}", batched.taped_states);
+    let plain = compile_training(&step).unwrap();
+    let loss_of = |programs| {
+        let mut s = Session::new(programs, &Interpreter, T).unwrap();
+        s.set_param(0, &[0.5, -0.25, 1.0]).unwrap();
+        s.set_param(1, &[0.1, 0.2, 0.3]).unwrap();
+        let x = pseudo_random(B * T * N, 3);
+        s.set_data(&x, &pseudo_random(B * T * N, 4)).unwrap();
+        let loss = s.forward().unwrap().total();
+        (loss, s.final_state())
+    };
+    assert_eq!(loss_of(batched.clone()), loss_of(plain));
     // And a lag the runtime cannot hold is refused, naming the problem.
     let mut bad = batched.clone();
     bad.tape_lags.push(neurojit_compiler::program::TapeLag {
@@ -607,4 +637,9 @@ fn a_state_that_is_another_state_or_itself_is_not_lagged() {
     });
     let error = Session::new(bad, &Interpreter, T).err().expect("refused");
     assert!(error.to_string().contains("cannot lag itself"), "{error}");
+    // So is a taped state whose entry does not exist.
+    let mut bad = batched.clone();
+    bad.taped_states[0].entry = 99;
+    let error = Session::new(bad, &Interpreter, T).err().expect("refused");
+    assert!(error.to_string().contains("no such tape entry"), "{error}");
 }

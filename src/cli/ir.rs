@@ -119,12 +119,19 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
                     programs.sequences.len(),
                     subject.timesteps
                 );
+                let name = |slot: usize| programs.tape.get(slot).map_or("?", |s| &s.name);
                 for lag in &programs.tape_lags {
-                    let name = |slot: usize| programs.tape.get(slot).map_or("?", |s| &s.name);
                     println!(
                         "# tape `{}` is `{}` one step late (stored once)",
                         name(lag.lagged),
                         name(lag.leader)
+                    );
+                }
+                for taped in &programs.taped_states {
+                    let state = programs.states.get(taped.state).map_or("?", |s| &s.name);
+                    println!(
+                        "# state `{state}` is kept in tape `{}` (row t: its value at the start of step t)",
+                        name(taped.entry)
                     );
                 }
                 if std::env::var_os("NEUROJIT_IR_COMBINED").is_some() {

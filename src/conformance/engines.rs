@@ -324,11 +324,12 @@ impl NetworkRunner for SessionRunner {
             records.insert((r.module.clone(), r.name.clone()), data);
         }
         let states = &self.session.programs().states;
+        let mut last = self.session.final_state();
         let mut final_states = HashMap::new();
         for path in &self.traced.state_paths {
             let name = path.joined();
             if let Some(i) = states.iter().position(|s| s.name == name) {
-                final_states.insert(path.clone(), self.session.final_state()[i].clone());
+                final_states.insert(path.clone(), std::mem::take(&mut last[i]));
             }
         }
         Ok(RunResult {

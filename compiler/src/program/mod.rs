@@ -21,6 +21,7 @@ mod reciprocal;
 mod split;
 mod tape;
 mod tape_lag;
+mod taped_state;
 mod time_batch;
 
 pub use split::{compile_training, gradient_graph, simplified_gradient_graph, PassStats};
@@ -106,6 +107,9 @@ pub struct TrainingPrograms {
     /// Tape entries stored as another entry one step late (see
     /// [`TapeLag`]); empty unless batched.
     pub tape_lags: Vec<TapeLag>,
+    /// States the runtime keeps in a tape entry's rows (see
+    /// [`TapedState`]); empty unless batched.
+    pub taped_states: Vec<TapedState>,
     /// Per-step values handled for all timesteps at once (time-batched).
     pub sequences: Vec<Slot>,
     /// Values of the `Fixed(k)` arguments any program reads.
@@ -138,6 +142,29 @@ impl TrainingPrograms {
     pub fn lag_led_by(&self, entry: usize) -> Option<&TapeLag> {
         self.tape_lags.iter().find(|l| l.leader == entry)
     }
+
+    /// How state `state` is kept in the tape, if it is.
+    pub fn taped_state(&self, state: usize) -> Option<&TapedState> {
+        self.taped_states.iter().find(|t| t.state == state)
+    }
+
+    /// The state kept in tape entry `entry`, if any.
+    pub fn state_in_entry(&self, entry: usize) -> Option<&TapedState> {
+        self.taped_states.iter().find(|t| t.entry == entry)
+    }
+}
+
+/// A state kept in the tape: at step `t`, tape entry `entry` holds state
+/// `state`'s value at the start of step `t` (the backward step reads it
+/// there). The runtime gives the entry `T + 1` rows, the state's initial
+/// value in row 0, and binds the forward step's state argument to row `t`
+/// and its next value to row `t + 1`: the step writes the state once
+/// instead of writing it and copying it to the tape. After the pass, row
+/// `T` holds the final state. Only time-batched programs have them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TapedState {
+    pub state: usize,
+    pub entry: usize,
 }
 
 /// A tape entry that holds another entry's values one step late: at step

@@ -114,6 +114,7 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
         hoisted,
         tape,
         tape_lags: Vec::new(),
+        taped_states: Vec::new(),
         sequences: Vec::new(),
         fixed: step.fixed.clone(),
         input: step.input.clone(),

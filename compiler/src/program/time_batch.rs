@@ -21,6 +21,7 @@
 
 use super::extract::{extract, ArgSpec};
 use super::tape_lag::lag_state_copies;
+use super::taped_state::keep_states_in_tape;
 use super::{Slot, TrainingPrograms};
 use crate::ir::{ArgKind, Graph, GraphError, Op, OutKind, Output, Shape, Value};
 use std::collections::HashMap;
@@ -47,8 +48,10 @@ pub fn batch_over_time(
     programs.backward = backward;
     programs.epilogue = epilogue;
     programs.sequences = sequences;
-    // Last: lags name tape slots, and nothing may renumber them after.
+    // Last: lags and taped states name tape slots, and nothing may
+    // renumber them after.
     lag_state_copies(&mut programs);
+    keep_states_in_tape(&mut programs);
     Ok(programs)
 }
 
