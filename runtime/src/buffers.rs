@@ -17,8 +17,8 @@
 
 use crate::binding::{Sink, Source};
 use crate::RuntimeError;
-use neurojit_compiler::ir::{ArgKind, Shape};
-use neurojit_compiler::program::{Slot, TapeLag, TrainingPrograms};
+use neurojit_compiler::ir::{ArgKind, OutKind, Shape};
+use neurojit_compiler::program::{Slot, TapeLag, TapedState, TrainingPrograms};
 
 /// The most floats one buffer may hold (1 GiB). Sizes come from user
 /// files: beyond this, a session is refused with an error naming the
@@ -158,18 +158,19 @@ pub(crate) struct Buffers {
     pub losses: Vec<f32>,
 }
 
-/// One of the session's buffers (a lagged tape entry is its leader's).
+/// One of the session's buffers (a lagged tape entry is its leader's). A
+/// taped state is read as its entry's buffer, `Tape`, and written one row
+/// ahead, `TapeNextRow`: so a program that also wrote the entry, or wrote
+/// the state twice, is refused as an overlap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BufferId {
     Param(usize),
     Hoisted(usize),
     Fixed(usize),
     State(usize, usize),
-    /// Rows of a state kept in the tape, from row 0 (what a step reads)
-    /// or row 1 (what it writes).
-    TapedState(usize, usize),
     StateAdjoint(usize, usize),
     Tape(usize),
+    TapeNextRow(usize),
     Sequence(usize),
     Input(usize),
     Target,
@@ -199,6 +200,7 @@ fn tape_buffers(p: &TrainingPrograms, steps: usize) -> (Vec<Vec<f32>>, Vec<TapeV
         let (buffer, first_row, rows) = match (p.lag_of(s.slot), p.lag_led_by(s.slot)) {
             (Some(lag), _) => (lag.leader, 0, 0),
             (None, Some(_)) => (s.slot, 1, steps + 1),
+            // Row 0 first: the state's reads use this view's rows.
             (None, None) if p.state_in_entry(s.slot).is_some() => (s.slot, 0, steps + 1),
             (None, None) => (s.slot, 0, steps),
         };
@@ -212,9 +214,11 @@ fn tape_buffers(p: &TrainingPrograms, steps: usize) -> (Vec<Vec<f32>>, Vec<TapeV
     (buffers, views)
 }
 
-/// Checks the programs' tape lags: each names two distinct tape entries of
+/// Checks the programs' tape lags (each names two distinct tape entries of
 /// the lagged state's shape, no entry is both lagged and a leader, and no
-/// leader leads twice (its row 0 holds one state).
+/// leader leads twice: its row 0 holds one state) and taped states (each an
+/// entry of the state's shape, outside any lag, that the forward step does
+/// not write itself, for a state only the forward step reads and writes).
 pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> {
     for lag in &p.tape_lags {
         let shape = |slot: usize| p.tape.get(slot).map(|s| &s.shape);
@@ -251,9 +255,27 @@ pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> 
         let in_a_lag = p.lag_of(taped.entry).is_some()
             || p.lag_led_by(taped.entry).is_some()
             || p.tape_lags.iter().any(|l| l.initial_state == taped.state);
-        let twice = |same: &dyn Fn(&neurojit_compiler::program::TapedState) -> bool| {
+        let twice = |same: &dyn Fn(&TapedState) -> bool| {
             p.taped_states.iter().filter(|t| same(t)).count() > 1
         };
+        let forward_writes = |kind: OutKind, slot: usize| {
+            p.forward
+                .outputs()
+                .iter()
+                .any(|o| o.kind == kind && o.slot == slot)
+        };
+        let others = [
+            &p.prologue,
+            &p.prepass,
+            &p.backward,
+            &p.epilogue,
+            &p.param_loss,
+        ];
+        let read_elsewhere = others.iter().any(|g| {
+            g.args()
+                .iter()
+                .any(|a| a.kind == ArgKind::State && a.slot == taped.state)
+        });
         let problem = if entry.is_none() || state.is_none() {
             Some("no such tape entry or state")
         } else if entry != state {
@@ -262,12 +284,19 @@ pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> 
             Some("a taped state's entry cannot take part in a lag")
         } else if twice(&|t| t.entry == taped.entry) || twice(&|t| t.state == taped.state) {
             Some("an entry holds one state, and a state one entry")
+        } else if forward_writes(OutKind::Tape, taped.entry) {
+            Some("the forward step must not write the entry itself")
+        } else if !forward_writes(OutKind::State, taped.state) {
+            Some("the forward step must write the state's next value")
+        } else if read_elsewhere {
+            Some("only the forward step may read the state")
         } else {
             None
         };
         if let Some(problem) = problem {
-            return Err(RuntimeError::BadTapeLag {
-                lag: format!("{taped:?}"),
+            let name = p.states.get(taped.state).map_or("?", |s| s.name.as_str());
+            return Err(RuntimeError::BadTapedState {
+                state: name.to_string(),
                 problem,
             });
         }
@@ -324,7 +353,7 @@ impl Buffers {
     /// row 0 of its leader's buffer, where the lagged entry reads it at step
     /// 0, and each taped state's into row 0 of its entry, where step 0
     /// reads it. (`check_tape_lags` made sure the lengths agree.)
-    pub fn start_lagged_tape(&mut self, lags: &[TapeLag]) {
+    pub fn start_tape_rows(&mut self, lags: &[TapeLag]) {
         let rows = lags.iter().map(|l| (l.initial_state, l.leader));
         let taped = self.state_rows.iter().enumerate();
         let taped = taped.filter_map(|(state, view)| view.map(|v| (state, v.buffer)));
@@ -336,18 +365,14 @@ impl Buffers {
         }
     }
 
-    /// Whether state `i` is kept in the tape.
-    fn is_taped(&self, i: usize) -> bool {
-        self.state_rows.get(i).is_some_and(Option::is_some)
-    }
-
     /// Elements of taped state `i` one call reads (from row 0) or writes
-    /// (from row 1): a row, when its buffer holds every step's.
+    /// (from row 1): a row, or fewer when its buffer does not hold every
+    /// step's row from there (`None`: the state is not taped).
     fn taped_state_len(&self, i: usize, first_row: usize) -> Option<Option<usize>> {
         let view = self.state_rows.get(i).copied().flatten()?;
-        let rows_needed = first_row + self.steps;
-        let holds = self.tape[view.buffer].len() >= rows_needed * view.row_len;
-        Some(holds.then_some(view.row_len))
+        let held = self.tape[view.buffer].len() / view.row_len.max(1);
+        let holds = held >= first_row + self.steps;
+        Some(Some(if holds { view.row_len } else { 0 }))
     }
 
     /// The state at the end of the pass, by slot: row `T` of a taped
@@ -421,8 +446,10 @@ impl Buffers {
             Source::Param(i) => BufferId::Param(i),
             Source::Hoisted(i) => BufferId::Hoisted(i),
             Source::Fixed(i) => BufferId::Fixed(i),
-            Source::State(i) if self.is_taped(i) => BufferId::TapedState(i, 0),
-            Source::State(i) => BufferId::State(parity, i),
+            Source::State(i) => match self.state_rows[i] {
+                Some(v) => BufferId::Tape(v.buffer),
+                None => BufferId::State(parity, i),
+            },
             Source::StateAdjoint(i) => BufferId::StateAdjoint(parity, i),
             Source::Tape(i) => BufferId::Tape(self.tape_views[i].buffer),
             Source::Sequence(i) => BufferId::Sequence(i),
@@ -440,8 +467,10 @@ impl Buffers {
     pub fn sink_buffer(&self, sink: Sink, parity: usize) -> BufferId {
         match sink {
             Sink::Hoisted(i) => BufferId::Hoisted(i),
-            Sink::State(i) if self.is_taped(i) => BufferId::TapedState(i, 1),
-            Sink::State(i) => BufferId::State(1 - parity, i),
+            Sink::State(i) => match self.state_rows[i] {
+                Some(v) => BufferId::TapeNextRow(v.buffer),
+                None => BufferId::State(1 - parity, i),
+            },
             Sink::StateAdjoint(i) => BufferId::StateAdjoint(1 - parity, i),
             Sink::Grad(i) => BufferId::Grad(i),
             Sink::Tape(i) => BufferId::Tape(self.tape_views[i].buffer),
@@ -464,6 +493,7 @@ impl Buffers {
             Source::Hoisted(i) => (self.hoisted[i].as_ptr(), 0),
             Source::Fixed(i) => (self.fixed[i].as_ptr(), 0),
             Source::State(i) => match self.state_rows[i] {
+                // Row `t` at step `t` (a taped state's view starts at row 0).
                 Some(v) => (self.tape[v.buffer].as_ptr(), v.row_len),
                 None => (self.states[parity][i].as_ptr(), 0),
             },

@@ -53,6 +53,11 @@ pub enum RuntimeError {
     },
     #[error("tape lag {lag}: {problem}")]
     BadTapeLag { lag: String, problem: &'static str },
+    #[error("state `{state}` kept in the tape: {problem}")]
+    BadTapedState {
+        state: String,
+        problem: &'static str,
+    },
     #[error("starting the worker threads: {0}")]
     Threads(String),
     #[error("no parameter named `{0}`")]

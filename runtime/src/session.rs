@@ -148,8 +148,9 @@ impl BoundProgram {
         // (row `t < steps` of a time-indexed buffer or tape view) holds
         // exactly the elements the kernel expects. Sources and sinks never share a
         // buffer, nor do two sinks (`plan`, `check_no_overlap`): states and
-        // adjoints are read from one copy and written to the other, and no
-        // program reads what it writes. The scratch buffer is this program's own.
+        // adjoints are read from one copy and written to the other (a state
+        // kept in the tape from row `t` of its entry and to row `t + 1`), and
+        // no program reads what it writes. The scratch buffer is this program's own.
         unsafe {
             self.kernel.run_unchecked_with_scratch(
                 &args.addresses,
@@ -399,7 +400,7 @@ impl Session {
     pub fn forward(&mut self) -> Result<LossParts, RuntimeError> {
         let b = &mut self.buffers;
         b.states[0].iter_mut().for_each(|s| s.fill(0.0));
-        b.start_lagged_tape(&self.programs.tape_lags);
+        b.start_tape_rows(&self.programs.tape_lags);
         b.grads.iter_mut().for_each(|g| g.fill(0.0));
         // A step without a loss output leaves its row at zero.
         b.losses.fill(0.0);

@@ -579,14 +579,15 @@ fn a_lagged_tape_entry_reads_the_spikes_one_step_late() {
 }
 
 #[test]
-fn a_state_that_is_another_state_or_itself_is_not_lagged() {
-    // s' = s and d' = s: neither state's next value is computed, so lagging
-    // them would chain lags. Both are kept in the tape instead: each step
-    // writes the next value, whatever it is, to the row after the one it
-    // read.
+fn a_state_that_is_another_state_is_not_lagged_but_kept_in_the_tape() {
+    // s' = s * a + x and d' = s (a delay line): d's next value is another
+    // state, so lagging it would chain lags. Both copies are kept in the
+    // tape instead: each step writes the next value to the row after the
+    // one it read.
     let mut g = Graph::new();
     let w = g.arg(ArgKind::Param, 0, "w", Shape::from([N]));
     let u = g.arg(ArgKind::Param, 1, "u", Shape::from([N]));
+    let a = g.arg(ArgKind::Param, 2, "a", Shape::from([N]));
     let s = g.arg(ArgKind::State, 0, "s", Shape::from([B, N]));
     let d = g.arg(ArgKind::State, 1, "d", Shape::from([B, N]));
     let x = g.arg(ArgKind::Input, 0, "x", Shape::from([B, N]));
@@ -599,36 +600,66 @@ fn a_state_that_is_another_state_or_itself_is_not_lagged() {
     let err = g.sub(y, target).unwrap();
     let sq = g.mul(err, err).unwrap();
     let loss = g.mean_all(sq);
-    g.output(OutKind::State, 0, "s", s);
+    let decayed = g.mul(s, a).unwrap();
+    let s_next = g.add(decayed, x).unwrap();
+    g.output(OutKind::State, 0, "s", s_next);
     g.output(OutKind::State, 1, "d", s);
     g.output(OutKind::Prediction, 0, "y", y);
     g.output(OutKind::Loss, 0, "loss", loss);
     let step = StepProgram {
         step: g,
         param_loss: Graph::new(),
-        params: vec![slot(0, "w", &[N]), slot(1, "u", &[N])],
+        params: vec![slot(0, "w", &[N]), slot(1, "u", &[N]), slot(2, "a", &[N])],
         states: vec![slot(0, "s", &[B, N]), slot(1, "d", &[B, N])],
         input: Shape::from([B, N]),
         target: Shape::from([B, N]),
         fixed: Vec::new(),
     };
-    let batched = batch_over_time(compile_training(&step).unwrap(), T).unwrap();
+    let plain = compile_training(&step).unwrap();
+    let batched = batch_over_time(plain.clone(), T).unwrap();
     assert!(batched.tape_lags.is_empty(), "{:?}", batched.tape_lags);
+    assert!(copies_state_to_tape(&plain, 0) && copies_state_to_tape(&plain, 1));
     assert!(!copies_state_to_tape(&batched, 0), "{}", batched.forward);
     assert!(!copies_state_to_tape(&batched, 1), "{}", batched.forward);
     assert_eq!(batched.taped_states.len(), 2, "{:?}", batched.taped_states);
-    let plain = compile_training(&step).unwrap();
-    let loss_of = |programs| {
-        let mut s = Session::new(programs, &Interpreter, T).unwrap();
-        s.set_param(0, &[0.5, -0.25, 1.0]).unwrap();
-        s.set_param(1, &[0.1, 0.2, 0.3]).unwrap();
-        let x = pseudo_random(B * T * N, 3);
-        s.set_data(&x, &pseudo_random(B * T * N, 4)).unwrap();
-        let loss = s.forward().unwrap().total();
-        (loss, s.final_state())
-    };
-    assert_eq!(loss_of(batched.clone()), loss_of(plain));
-    // And a lag the runtime cannot hold is refused, naming the problem.
+    // Batching twice changes nothing.
+    let twice = batch_over_time(batched.clone(), T).unwrap();
+    assert_eq!(twice.taped_states, batched.taped_states);
+    // Same loss, gradients and final states as the unbatched programs, on
+    // both backends.
+    let jit = neurojit_compiler::jit::Jit::new();
+    for backend in [
+        &Interpreter as &dyn neurojit_compiler::kernel::Backend,
+        &jit,
+    ] {
+        let run = |programs| {
+            let mut s = Session::new(programs, backend, T).unwrap();
+            s.set_param(0, &[0.5, -0.25, 1.0]).unwrap();
+            s.set_param(1, &[0.1, 0.2, 0.3]).unwrap();
+            s.set_param(2, &[0.9, 0.5, -0.3]).unwrap();
+            let x = pseudo_random(B * T * N, 3);
+            s.set_data(&x, &pseudo_random(B * T * N, 4)).unwrap();
+            let loss = s.forward().unwrap().total();
+            let last = s.final_state();
+            s.backward().unwrap();
+            (loss, s.grads().to_vec(), last)
+        };
+        let (loss, grads, last) = run(plain.clone());
+        let (batched_loss, batched_grads, batched_last) = run(batched.clone());
+        assert!((batched_loss - loss).abs() <= 1e-5 * loss.abs().max(1.0));
+        assert!(last.iter().all(|state| state.iter().any(|&v| v != 0.0)));
+        for (a, b) in batched_grads
+            .iter()
+            .chain(&batched_last)
+            .zip(grads.iter().chain(&last))
+        {
+            assert!(b.iter().any(|&v| v != 0.0));
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{x} vs {y}");
+            }
+        }
+    }
+    // A lag the runtime cannot hold is refused, naming the problem.
     let mut bad = batched.clone();
     bad.tape_lags.push(neurojit_compiler::program::TapeLag {
         lagged: 0,
@@ -637,9 +668,20 @@ fn a_state_that_is_another_state_or_itself_is_not_lagged() {
     });
     let error = Session::new(bad, &Interpreter, T).err().expect("refused");
     assert!(error.to_string().contains("cannot lag itself"), "{error}");
-    // So is a taped state whose entry does not exist.
+    // So is a taped state whose entry does not exist, and one whose entry
+    // the forward step still writes (it would write the row the state is
+    // read from).
     let mut bad = batched.clone();
     bad.taped_states[0].entry = 99;
     let error = Session::new(bad, &Interpreter, T).err().expect("refused");
     assert!(error.to_string().contains("no such tape entry"), "{error}");
+    let mut bad = plain.clone();
+    bad.taped_states = batched.taped_states.clone();
+    let error = Session::new(bad, &Interpreter, T).err().expect("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("must not write the entry itself"),
+        "{error}"
+    );
 }

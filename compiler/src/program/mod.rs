@@ -87,7 +87,9 @@ pub struct StepProgram {
 /// needed, and `prepass` and `epilogue` are empty graphs unless the
 /// programs went through [`batch_over_time`]; slots refer to the lists
 /// below. The forward step writes every tape entry except the lagged ones
-/// (see [`TapeLag`]), which the runtime derives from their leaders.
+/// (see [`TapeLag`]), which the runtime derives from their leaders, and
+/// the entries that hold a state (see [`TapedState`]), which it writes
+/// through that state's output.
 #[derive(Clone, Debug)]
 pub struct TrainingPrograms {
     pub prologue: Graph,

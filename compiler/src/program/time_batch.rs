@@ -12,7 +12,8 @@
 //!   the input or of the tape already.
 //!
 //! Last, a state copied to the tape whose next value is taped too becomes a
-//! lagged view of that entry (`tape_lag`).
+//! lagged view of that entry (`tape_lag`), and any other state the forward
+//! step only copied to the tape is kept in that entry (`taped_state`).
 //!
 //! Time-indexed buffers are time-major, so the rows of all steps form one
 //! `(T*B, n)` matrix. The batched products sum the same terms in another
@@ -28,13 +29,17 @@ use std::collections::HashMap;
 
 /// Rewrites `programs` (for runs of `steps` timesteps) so that input
 /// projections and weight gradients run once per call over all timesteps,
-/// and lags the tape's state copies that another entry leads (see
-/// `TapeLag`). Programs already batched are returned unchanged.
+/// lags the tape's state copies that another entry leads (see `TapeLag`)
+/// and keeps the other copied states in the tape (see `TapedState`).
+/// Programs already batched are returned unchanged.
 pub fn batch_over_time(
     mut programs: TrainingPrograms,
     steps: usize,
 ) -> Result<TrainingPrograms, GraphError> {
-    if steps == 0 || !programs.sequences.is_empty() {
+    let batched = !programs.sequences.is_empty()
+        || !programs.tape_lags.is_empty()
+        || !programs.taped_states.is_empty();
+    if steps == 0 || batched {
         return Ok(programs);
     }
     let mut sequences = Vec::new();
