@@ -37,19 +37,23 @@ const SPECIAL: [f32; 14] = [
     0.5,
 ];
 
-/// One buffer per argument, cycling through `SPECIAL` from a different
+/// One buffer per argument, cycling through `values` from a different
 /// start for each argument.
-fn special_args(graph: &Graph) -> Vec<Vec<f32>> {
+fn cycling_args(graph: &Graph, values: &[f32]) -> Vec<Vec<f32>> {
     graph
         .args()
         .iter()
         .enumerate()
         .map(|(i, arg)| {
             (0..arg.shape.numel())
-                .map(|j| SPECIAL[(3 * i + j) % SPECIAL.len()])
+                .map(|j| values[(3 * i + j) % values.len()])
                 .collect()
         })
         .collect()
+}
+
+fn special_args(graph: &Graph) -> Vec<Vec<f32>> {
+    cycling_args(graph, &SPECIAL)
 }
 
 /// Ordinary values (signed zeros included): outputs stay finite, so a
@@ -57,18 +61,8 @@ fn special_args(graph: &Graph) -> Vec<Vec<f32>> {
 /// special values spread through a graph.
 const FINITE: [f32; 9] = [0.5, -1.25, 2.0, 0.1, -0.3, 1.5, -0.0, 0.75, -2.5];
 
-/// One buffer per argument, cycling through `FINITE` like `special_args`.
 fn finite_args(graph: &Graph) -> Vec<Vec<f32>> {
-    graph
-        .args()
-        .iter()
-        .enumerate()
-        .map(|(i, arg)| {
-            (0..arg.shape.numel())
-                .map(|j| FINITE[(3 * i + j) % FINITE.len()])
-                .collect()
-        })
-        .collect()
+    cycling_args(graph, &FINITE)
 }
 
 fn same_bits(a: f32, b: f32) -> bool {

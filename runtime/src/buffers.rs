@@ -252,43 +252,22 @@ pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> 
     for taped in &p.taped_states {
         let entry = p.tape.get(taped.entry).map(|s| &s.shape);
         let state = p.states.get(taped.state).map(|s| &s.shape);
-        let in_a_lag = p.lag_of(taped.entry).is_some()
-            || p.lag_led_by(taped.entry).is_some()
-            || p.tape_lags.iter().any(|l| l.initial_state == taped.state);
         let twice = |same: &dyn Fn(&TapedState) -> bool| {
             p.taped_states.iter().filter(|t| same(t)).count() > 1
         };
-        let forward_writes = |kind: OutKind, slot: usize| {
-            p.forward
-                .outputs()
-                .iter()
-                .any(|o| o.kind == kind && o.slot == slot)
-        };
-        let others = [
-            &p.prologue,
-            &p.prepass,
-            &p.backward,
-            &p.epilogue,
-            &p.param_loss,
-        ];
-        let read_elsewhere = others.iter().any(|g| {
-            g.args()
-                .iter()
-                .any(|a| a.kind == ArgKind::State && a.slot == taped.state)
-        });
         let problem = if entry.is_none() || state.is_none() {
             Some("no such tape entry or state")
         } else if entry != state {
             Some("the entry must have the state's shape")
-        } else if in_a_lag {
+        } else if p.in_a_lag(taped.state, taped.entry) {
             Some("a taped state's entry cannot take part in a lag")
         } else if twice(&|t| t.entry == taped.entry) || twice(&|t| t.state == taped.state) {
             Some("an entry holds one state, and a state one entry")
-        } else if forward_writes(OutKind::Tape, taped.entry) {
+        } else if p.forward_writes(OutKind::Tape, taped.entry) {
             Some("the forward step must not write the entry itself")
-        } else if !forward_writes(OutKind::State, taped.state) {
+        } else if !p.forward_writes(OutKind::State, taped.state) {
             Some("the forward step must write the state's next value")
-        } else if read_elsewhere {
+        } else if p.state_read_outside_forward(taped.state) {
             Some("only the forward step may read the state")
         } else {
             None
@@ -368,11 +347,11 @@ impl Buffers {
     /// Elements of taped state `i` one call reads (from row 0) or writes
     /// (from row 1): a row, or fewer when its buffer does not hold every
     /// step's row from there (`None`: the state is not taped).
-    fn taped_state_len(&self, i: usize, first_row: usize) -> Option<Option<usize>> {
+    fn taped_state_len(&self, i: usize, first_row: usize) -> Option<usize> {
         let view = self.state_rows.get(i).copied().flatten()?;
         let held = self.tape[view.buffer].len() / view.row_len.max(1);
         let holds = held >= first_row + self.steps;
-        Some(Some(if holds { view.row_len } else { 0 }))
+        Some(if holds { view.row_len } else { 0 })
     }
 
     /// The state at the end of the pass, by slot: row `T` of a taped
@@ -402,10 +381,9 @@ impl Buffers {
             Source::Param(i) => whole(&self.params, i),
             Source::Hoisted(i) => whole(&self.hoisted, i),
             Source::Fixed(i) => whole(&self.fixed, i),
-            Source::State(i) => match self.taped_state_len(i, 0) {
-                Some(len) => len,
-                None => whole(&self.states[0], i),
-            },
+            Source::State(i) => self
+                .taped_state_len(i, 0)
+                .or_else(|| whole(&self.states[0], i)),
             Source::StateAdjoint(i) => whole(&self.adjoints[0], i),
             Source::Tape(i) => self.tape_len(i, all_steps),
             Source::Sequence(i) => row(&self.sequences, i),
@@ -424,10 +402,9 @@ impl Buffers {
         let row = |v: &Vec<Vec<f32>>, i: usize| v.get(i).map(|b| b.len() / rows);
         match sink {
             Sink::Hoisted(i) => whole(&self.hoisted, i),
-            Sink::State(i) => match self.taped_state_len(i, 1) {
-                Some(len) => len,
-                None => whole(&self.states[0], i),
-            },
+            Sink::State(i) => self
+                .taped_state_len(i, 1)
+                .or_else(|| whole(&self.states[0], i)),
             Sink::StateAdjoint(i) => whole(&self.adjoints[0], i),
             Sink::Grad(i) => whole(&self.grads, i),
             Sink::Tape(i) => self.tape_len(i, all_steps),

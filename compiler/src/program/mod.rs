@@ -154,6 +154,38 @@ impl TrainingPrograms {
     pub fn state_in_entry(&self, entry: usize) -> Option<&TapedState> {
         self.taped_states.iter().find(|t| t.entry == entry)
     }
+
+    /// Whether the forward step has an output of `kind` in `slot`.
+    pub fn forward_writes(&self, kind: OutKind, slot: usize) -> bool {
+        self.forward
+            .outputs()
+            .iter()
+            .any(|o| o.kind == kind && o.slot == slot)
+    }
+
+    /// Whether a program other than the forward step reads state `state`.
+    pub fn state_read_outside_forward(&self, state: usize) -> bool {
+        [
+            &self.prologue,
+            &self.prepass,
+            &self.backward,
+            &self.epilogue,
+            &self.param_loss,
+        ]
+        .iter()
+        .any(|g| {
+            g.args()
+                .iter()
+                .any(|a| a.kind == ArgKind::State && a.slot == state)
+        })
+    }
+
+    /// Whether tape entry `entry` or state `state` takes part in a lag.
+    pub fn in_a_lag(&self, state: usize, entry: usize) -> bool {
+        self.lag_of(entry).is_some()
+            || self.lag_led_by(entry).is_some()
+            || self.tape_lags.iter().any(|l| l.initial_state == state)
+    }
 }
 
 /// A state kept in the tape: at step `t`, tape entry `entry` holds state

@@ -15,32 +15,7 @@ use crate::ir::{ArgKind, OutKind, Output};
 /// Finds the forward step's state copies that qualify, drops them from its
 /// outputs and records them in `programs.taped_states`.
 pub(crate) fn keep_states_in_tape(programs: &mut TrainingPrograms) {
-    let others = [
-        &programs.prologue,
-        &programs.prepass,
-        &programs.backward,
-        &programs.epilogue,
-        &programs.param_loss,
-    ];
-    let read_elsewhere = |state: usize| {
-        others.iter().any(|g| {
-            g.args()
-                .iter()
-                .any(|a| a.kind == ArgKind::State && a.slot == state)
-        })
-    };
     let forward = &programs.forward;
-    let updated = |state: usize| {
-        forward
-            .outputs()
-            .iter()
-            .any(|o| o.kind == OutKind::State && o.slot == state)
-    };
-    let in_a_lag = |state: usize, entry: usize| {
-        programs.lag_of(entry).is_some()
-            || programs.lag_led_by(entry).is_some()
-            || programs.tape_lags.iter().any(|l| l.initial_state == state)
-    };
     let mut taped: Vec<TapedState> = Vec::new();
     for copy in forward.outputs().iter().filter(|o| o.kind == OutKind::Tape) {
         let Some(arg) = forward.arg_of(copy.value) else {
@@ -48,9 +23,9 @@ pub(crate) fn keep_states_in_tape(programs: &mut TrainingPrograms) {
         };
         let state = arg.slot;
         let qualifies = arg.kind == ArgKind::State
-            && updated(state)
-            && !read_elsewhere(state)
-            && !in_a_lag(state, copy.slot)
+            && programs.forward_writes(OutKind::State, state)
+            && !programs.state_read_outside_forward(state)
+            && !programs.in_a_lag(state, copy.slot)
             && !taped.iter().any(|t| t.state == state);
         if qualifies {
             taped.push(TapedState {
