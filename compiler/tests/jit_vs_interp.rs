@@ -541,6 +541,33 @@ fn jit_reshape_stop_gradient_and_passthrough() {
 }
 
 #[test]
+fn a_reshape_that_only_drops_unit_axes_shares_its_operands_buffer() {
+    // y is an output; the matmul reads it through a reshape that drops an
+    // axis of size 1 (as a LIF layer's [B, N, 1] synaptic adjoint feeds
+    // the matmul into the layer before): the matmul reads y's output
+    // buffer, and the reshape is not stored a second time.
+    let (b, n) = (5, 7);
+    let mut g = Graph::new();
+    let x = input(&mut g, 0, &[b, n, 1]);
+    let w = input(&mut g, 1, &[n, 3]);
+    let y = g.neg(x);
+    record(&mut g, y);
+    let z = g.reshape(y, &Shape::from([b, n])).unwrap();
+    let m = g.matmul(z, w).unwrap();
+    record(&mut g, m);
+    let mut d = Data::new(31);
+    let args = vec![d.vec(b * n, -1.0, 1.0), d.vec(n * 3, -1.0, 1.0)];
+    compare_all_options(&g, &args, &[Tol::Exact, Tol::Rel(1e-6)]);
+    let text = neurojit_compiler::jit::schedule_text(&g).unwrap();
+    let stored: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("loop"))
+        .flat_map(|l| l.split("writes").nth(1).unwrap_or("").split_whitespace())
+        .collect();
+    assert_eq!(stored, vec![format!("%{}->out#0", y.0)], "{text}");
+}
+
+#[test]
 fn jit_transposes_match() {
     let mut g = Graph::new();
     // Of an argument, of a computed value (read through scratch), of a

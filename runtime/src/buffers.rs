@@ -13,12 +13,16 @@
 //! `t`. A state kept in the tape (`TapedState`) has no double buffer in
 //! use: its entry has `T + 1` rows, step `t` reads the state from row `t`
 //! and writes its next value to row `t + 1` (different rows, so still no
-//! buffer is read and written by one call).
+//! buffer is read and written by one call). Likewise a state adjoint kept
+//! in a sequence (`AdjointSequence`): the sequence has `T + 1` rows, and
+//! backward step `t` reads the adjoint from row `t + 1` and writes it to
+//! row `t`. Row `T`, the adjoint the last step starts from, is zero: no
+//! program writes it (`check_adjoint_sequence`).
 
 use crate::binding::{Sink, Source};
 use crate::RuntimeError;
 use neurojit_compiler::ir::{ArgKind, OutKind, Shape};
-use neurojit_compiler::program::{Slot, TapeLag, TapedState, TrainingPrograms};
+use neurojit_compiler::program::{AdjointSequence, Slot, TapeLag, TapedState, TrainingPrograms};
 
 /// The most floats one buffer may hold (1 GiB). Sizes come from user
 /// files: beyond this, a session is refused with an error naming the
@@ -71,8 +75,22 @@ pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
             .map(|s| (format!("{kind} `{}`", s.name), s.shape.clone()))
             .collect()
     };
-    let mut over_time = named("sequence", &p.sequences);
-    over_time.extend(named("record", &p.records));
+    // A sequence holding a state adjoint has a row more (checked below).
+    let mut over_time = named("record", &p.records);
+    for s in &p.sequences {
+        let holds_adjoint = p.adjoint_in_sequence(s.slot).is_some();
+        if !fits(&s.shape, steps + usize::from(holds_adjoint)) {
+            let extra = if holds_adjoint {
+                " and a row for a state adjoint's initial value"
+            } else {
+                ""
+            };
+            return Err(too_large(format!(
+                "the sequence `{}` over {steps} timesteps{extra} (shape {} per step)",
+                s.name, s.shape
+            )));
+        }
+    }
     for graph in [&p.forward, &p.backward] {
         for arg in graph.args().iter().filter(|a| a.kind == ArgKind::Input) {
             over_time.push((format!("input `{}`", arg.name), arg.shape.clone()));
@@ -148,6 +166,11 @@ pub(crate) struct Buffers {
     /// state at the start of step `t`).
     pub state_rows: Vec<Option<TapeView>>,
     pub sequences: Vec<Vec<f32>>,
+    /// Floats per step of each sequence.
+    pub sequence_row_len: Vec<usize>,
+    /// For each state whose adjoint is kept in a sequence, that sequence
+    /// (row `t`: the adjoint at the start of step `t`).
+    pub adjoint_rows: Vec<Option<usize>>,
     pub records: Vec<Vec<f32>>,
     pub inputs: Vec<Vec<f32>>,
     pub targets: Vec<f32>,
@@ -161,7 +184,9 @@ pub(crate) struct Buffers {
 /// One of the session's buffers (a lagged tape entry is its leader's). A
 /// taped state is read as its entry's buffer, `Tape`, and written one row
 /// ahead, `TapeNextRow`: so a program that also wrote the entry, or wrote
-/// the state twice, is refused as an overlap.
+/// the state twice, is refused as an overlap. An adjoint kept in a sequence
+/// is read one row ahead, `SequenceNextRow`, and written as the sequence,
+/// `Sequence`: a program that also wrote the sequence is refused too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BufferId {
     Param(usize),
@@ -172,6 +197,7 @@ pub(crate) enum BufferId {
     Tape(usize),
     TapeNextRow(usize),
     Sequence(usize),
+    SequenceNextRow(usize),
     Input(usize),
     Target,
     Grad(usize),
@@ -280,7 +306,55 @@ pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> 
             });
         }
     }
+    for kept in &p.adjoint_sequences {
+        check_adjoint_sequence(p, kept)?;
+    }
     Ok(())
+}
+
+/// Checks a state adjoint kept in a sequence: the state and sequence exist
+/// with as many elements, each is kept once, the backward step writes the
+/// adjoint and not the sequence, and only the epilogue reads the sequence.
+fn check_adjoint_sequence(
+    p: &TrainingPrograms,
+    kept: &AdjointSequence,
+) -> Result<(), RuntimeError> {
+    let sequence = p.sequences.get(kept.sequence).map(|s| s.shape.numel());
+    let state = p.states.get(kept.state).map(|s| s.shape.numel());
+    let twice = |same: &dyn Fn(&AdjointSequence) -> bool| {
+        p.adjoint_sequences.iter().filter(|k| same(k)).count() > 1
+    };
+    let backward_writes = |kind: OutKind, slot: usize| {
+        p.backward
+            .outputs()
+            .iter()
+            .any(|o| o.kind == kind && o.slot == slot)
+    };
+    let problem = if sequence.is_none() || state.is_none() {
+        Some("no such sequence or state")
+    } else if sequence != state {
+        Some("the sequence must have as many elements as the state")
+    } else if twice(&|k| k.state == kept.state) || twice(&|k| k.sequence == kept.sequence) {
+        Some("a sequence holds one adjoint, and an adjoint one sequence")
+    } else if backward_writes(OutKind::Sequence, kept.sequence) {
+        Some("the backward step must not write the sequence itself")
+    } else if !backward_writes(OutKind::StateAdjoint, kept.state) {
+        Some("the backward step must write the adjoint")
+    } else if !p.sequence_from_backward_to_epilogue_only(kept.sequence) {
+        Some("only the epilogue may read the sequence, and only the backward step write it")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => {
+            let name = p.states.get(kept.state).map_or("?", |s| s.name.as_str());
+            Err(RuntimeError::BadAdjointSequence {
+                state: name.to_string(),
+                problem,
+            })
+        }
+        None => Ok(()),
+    }
 }
 
 fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {
@@ -307,7 +381,18 @@ impl Buffers {
             tape,
             tape_views,
             state_rows,
-            sequences: zeros(&p.sequences, steps),
+            sequences: p
+                .sequences
+                .iter()
+                .map(|s| {
+                    let extra = usize::from(p.adjoint_in_sequence(s.slot).is_some());
+                    vec![0.0; s.shape.numel() * (steps + extra)]
+                })
+                .collect(),
+            sequence_row_len: p.sequences.iter().map(|s| s.shape.numel()).collect(),
+            adjoint_rows: (0..p.states.len())
+                .map(|i| p.adjoint_sequence(i).map(|k| k.sequence))
+                .collect(),
             records: zeros(&p.records, steps),
             inputs: input_buffers(p, steps),
             targets: vec![0.0; p.target.numel() * steps],
@@ -354,6 +439,25 @@ impl Buffers {
         Some(if holds { view.row_len } else { 0 })
     }
 
+    /// Elements of sequence `i` one call reads or writes: a row, or with
+    /// `all_steps` every step's row (`None`: no such sequence).
+    fn sequence_len(&self, i: usize, all_steps: bool) -> Option<usize> {
+        let row_len = *self.sequence_row_len.get(i)?;
+        let holds = self.sequences[i].len() >= row_len * self.steps;
+        let rows = if all_steps { self.steps } else { 1 };
+        Some(if holds { row_len * rows } else { 0 })
+    }
+
+    /// Elements of the adjoint of state `i` that one call reads (rows
+    /// from 1 on) or writes (rows from 0 on) when it is kept in a sequence
+    /// (`None` when it is not).
+    fn adjoint_sequence_len(&self, i: usize, first_row: usize) -> Option<usize> {
+        let sequence = self.adjoint_rows.get(i).copied().flatten()?;
+        let row_len = self.sequence_row_len[sequence];
+        let holds = self.sequences[sequence].len() >= row_len * (first_row + self.steps);
+        Some(if holds { row_len } else { 0 })
+    }
+
     /// The state at the end of the pass, by slot: row `T` of a taped
     /// state's entry, or the copy of the states the last step wrote.
     pub fn final_states(&self) -> Vec<Vec<f32>> {
@@ -384,9 +488,11 @@ impl Buffers {
             Source::State(i) => self
                 .taped_state_len(i, 0)
                 .or_else(|| whole(&self.states[0], i)),
-            Source::StateAdjoint(i) => whole(&self.adjoints[0], i),
+            Source::StateAdjoint(i) => self
+                .adjoint_sequence_len(i, 1)
+                .or_else(|| whole(&self.adjoints[0], i)),
             Source::Tape(i) => self.tape_len(i, all_steps),
-            Source::Sequence(i) => row(&self.sequences, i),
+            Source::Sequence(i) => self.sequence_len(i, all_steps),
             Source::Input(i) => row(&self.inputs, i),
             Source::Target => Some(self.targets.len() / rows),
             // Optimiser arguments are bound by the optimiser, not here.
@@ -405,10 +511,12 @@ impl Buffers {
             Sink::State(i) => self
                 .taped_state_len(i, 1)
                 .or_else(|| whole(&self.states[0], i)),
-            Sink::StateAdjoint(i) => whole(&self.adjoints[0], i),
+            Sink::StateAdjoint(i) => self
+                .adjoint_sequence_len(i, 0)
+                .or_else(|| whole(&self.adjoints[0], i)),
             Sink::Grad(i) => whole(&self.grads, i),
             Sink::Tape(i) => self.tape_len(i, all_steps),
-            Sink::Sequence(i) => row(&self.sequences, i),
+            Sink::Sequence(i) => self.sequence_len(i, all_steps),
             Sink::Record(i) => row(&self.records, i),
             Sink::Prediction => Some(self.predictions.len() / rows),
             Sink::Loss => Some(self.losses.len() / rows),
@@ -427,7 +535,10 @@ impl Buffers {
                 Some(v) => BufferId::Tape(v.buffer),
                 None => BufferId::State(parity, i),
             },
-            Source::StateAdjoint(i) => BufferId::StateAdjoint(parity, i),
+            Source::StateAdjoint(i) => match self.adjoint_rows[i] {
+                Some(sequence) => BufferId::SequenceNextRow(sequence),
+                None => BufferId::StateAdjoint(parity, i),
+            },
             Source::Tape(i) => BufferId::Tape(self.tape_views[i].buffer),
             Source::Sequence(i) => BufferId::Sequence(i),
             Source::Input(i) => BufferId::Input(i),
@@ -448,7 +559,10 @@ impl Buffers {
                 Some(v) => BufferId::TapeNextRow(v.buffer),
                 None => BufferId::State(1 - parity, i),
             },
-            Sink::StateAdjoint(i) => BufferId::StateAdjoint(1 - parity, i),
+            Sink::StateAdjoint(i) => match self.adjoint_rows[i] {
+                Some(sequence) => BufferId::Sequence(sequence),
+                None => BufferId::StateAdjoint(1 - parity, i),
+            },
             Sink::Grad(i) => BufferId::Grad(i),
             Sink::Tape(i) => BufferId::Tape(self.tape_views[i].buffer),
             Sink::Sequence(i) => BufferId::Sequence(i),
@@ -474,7 +588,15 @@ impl Buffers {
                 Some(v) => (self.tape[v.buffer].as_ptr(), v.row_len),
                 None => (self.states[parity][i].as_ptr(), 0),
             },
-            Source::StateAdjoint(i) => (self.adjoints[parity][i].as_ptr(), 0),
+            Source::StateAdjoint(i) => match self.adjoint_rows[i] {
+                // Row `t + 1` at step `t`.
+                Some(sequence) => {
+                    let row_len = self.sequence_row_len[sequence];
+                    let buffer = &self.sequences[sequence];
+                    (buffer.as_ptr().wrapping_add(row_len), row_len)
+                }
+                None => (self.adjoints[parity][i].as_ptr(), 0),
+            },
             Source::Tape(i) => {
                 let view = self.tape_views[i];
                 let start = view.first_row * view.row_len;
@@ -483,7 +605,7 @@ impl Buffers {
                     view.row_len,
                 )
             }
-            Source::Sequence(i) => row(&self.sequences[i]),
+            Source::Sequence(i) => (self.sequences[i].as_ptr(), self.sequence_row_len[i]),
             Source::Input(i) => row(&self.inputs[i]),
             Source::Target => row(&self.targets),
             Source::Grad(_) | Source::Moment(_) | Source::Scalar(_) => {
@@ -507,7 +629,14 @@ impl Buffers {
                 }
                 None => (self.states[1 - parity][i].as_mut_ptr(), 0),
             },
-            Sink::StateAdjoint(i) => (self.adjoints[1 - parity][i].as_mut_ptr(), 0),
+            Sink::StateAdjoint(i) => match self.adjoint_rows[i] {
+                // Row `t` at step `t`.
+                Some(sequence) => {
+                    let row_len = self.sequence_row_len[sequence];
+                    (self.sequences[sequence].as_mut_ptr(), row_len)
+                }
+                None => (self.adjoints[1 - parity][i].as_mut_ptr(), 0),
+            },
             Sink::Grad(i) => (self.grads[i].as_mut_ptr(), 0),
             Sink::Tape(i) => {
                 let view = self.tape_views[i];
@@ -515,7 +644,7 @@ impl Buffers {
                 let buffer = &mut self.tape[view.buffer];
                 (buffer.as_mut_ptr().wrapping_add(start), view.row_len)
             }
-            Sink::Sequence(i) => row(&mut self.sequences[i]),
+            Sink::Sequence(i) => (self.sequences[i].as_mut_ptr(), self.sequence_row_len[i]),
             Sink::Record(i) => row(&mut self.records[i]),
             Sink::Prediction => row(&mut self.predictions),
             Sink::Loss => row(&mut self.losses),

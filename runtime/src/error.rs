@@ -58,6 +58,11 @@ pub enum RuntimeError {
         state: String,
         problem: &'static str,
     },
+    #[error("the adjoint of state `{state}` kept in a sequence: {problem}")]
+    BadAdjointSequence {
+        state: String,
+        problem: &'static str,
+    },
     #[error("starting the worker threads: {0}")]
     Threads(String),
     #[error("no parameter named `{0}`")]

@@ -500,6 +500,74 @@ fn copies_state_to_tape(
     })
 }
 
+/// What one training pass gives: the total loss, the gradients, the
+/// predictions and the final states.
+struct Pass {
+    loss: f32,
+    grads: Vec<Vec<f32>>,
+    predictions: Vec<f32>,
+    last: Vec<Vec<f32>>,
+}
+
+/// One forward and backward pass of `programs` on `backend` from
+/// parameters `params`, with inputs large enough to drive some neurons
+/// over threshold (`2 x` pseudo-random from `seed`).
+fn spiking_pass(
+    programs: neurojit_compiler::program::TrainingPrograms,
+    backend: &dyn neurojit_compiler::kernel::Backend,
+    params: &[Vec<f32>],
+    seed: u32,
+) -> Pass {
+    let mut s = Session::new(programs, backend, T).unwrap();
+    for (p, values) in params.iter().enumerate() {
+        s.set_param(p, values).unwrap();
+    }
+    let x: Vec<f32> = pseudo_random(B * T * N, seed)
+        .iter()
+        .map(|v| 2.0 * v)
+        .collect();
+    s.set_data(&x, &pseudo_random(B * T * N, seed + 1)).unwrap();
+    let loss = s.forward().unwrap().total();
+    let last = s.final_state();
+    s.backward().unwrap();
+    Pass {
+        loss,
+        grads: s.grads().to_vec(),
+        predictions: s.predictions(),
+        last,
+    }
+}
+
+/// Asserts that `got` is `want` up to rounding, and that `want` has
+/// spikes reaching the readout and a gradient for every parameter.
+fn assert_same_pass(got: &Pass, want: &Pass) {
+    let close = |x: f32, y: f32, tolerance: f32| (x - y).abs() <= tolerance * y.abs().max(1.0);
+    assert!(
+        want.predictions.iter().any(|&y| y != 0.0),
+        "no spikes reach the readout"
+    );
+    assert!(
+        close(got.loss, want.loss, 1e-5),
+        "{} vs {}",
+        got.loss,
+        want.loss
+    );
+    for (p, (a, b)) in got.grads.iter().zip(&want.grads).enumerate() {
+        assert!(b.iter().any(|&g| g != 0.0), "param {p} has no gradient");
+        for (x, y) in a.iter().zip(b) {
+            assert!(close(*x, *y, 1e-4), "param {p}: {x} vs {y}");
+        }
+    }
+    for (x, y) in got.predictions.iter().zip(&want.predictions) {
+        assert!(close(*x, *y, 1e-5), "{x} vs {y}");
+    }
+    for (a, b) in got.last.iter().zip(&want.last) {
+        for (x, y) in a.iter().zip(b) {
+            assert!(close(*x, *y, 1e-5), "{x} vs {y}");
+        }
+    }
+}
+
 #[test]
 fn a_lagged_tape_entry_reads_the_spikes_one_step_late() {
     let plain = compile_training(&recurrent_spiking_program()).unwrap();
@@ -524,57 +592,25 @@ fn a_lagged_tape_entry_reads_the_spikes_one_step_late() {
         "{:?}",
         batched.tape
     );
-    // Same loss and gradients as the unbatched programs, on both backends,
-    // from spiking activity (the inputs drive some neurons over threshold).
+    // Same loss, gradients, outputs and final states (the taped one read
+    // from the tape's last row) as the unbatched programs, on both
+    // backends, from spiking activity.
+    let params = [
+        pseudo_random(N * N, 11),
+        pseudo_random(N * N, 12),
+        vec![0.9, 0.8, 0.7],
+        vec![0.5, 0.6, 0.4],
+        vec![0.3, -0.2, 0.1],
+        pseudo_random(N * N, 15),
+    ];
     let jit = neurojit_compiler::jit::Jit::new();
     for backend in [
         &Interpreter as &dyn neurojit_compiler::kernel::Backend,
         &jit,
     ] {
-        let run = |programs: neurojit_compiler::program::TrainingPrograms| {
-            let mut s = Session::new(programs, backend, T).unwrap();
-            s.set_param(0, &pseudo_random(N * N, 11)).unwrap();
-            s.set_param(1, &pseudo_random(N * N, 12)).unwrap();
-            s.set_param(2, &[0.9, 0.8, 0.7]).unwrap();
-            s.set_param(3, &[0.5, 0.6, 0.4]).unwrap();
-            s.set_param(4, &[0.3, -0.2, 0.1]).unwrap();
-            s.set_param(5, &pseudo_random(N * N, 15)).unwrap();
-            let x: Vec<f32> = pseudo_random(B * T * N, 13)
-                .iter()
-                .map(|v| 2.0 * v)
-                .collect();
-            s.set_data(&x, &pseudo_random(B * T * N, 14)).unwrap();
-            let loss = s.forward().unwrap();
-            let last = s.final_state();
-            s.backward().unwrap();
-            (loss.total(), s.grads().to_vec(), s.predictions(), last)
-        };
-        let (loss, grads, outputs, last) = run(plain.clone());
-        let (lagged_loss, lagged_grads, lagged_outputs, lagged_last) = run(batched.clone());
-        // Both final states, the taped one read from the tape's last row.
-        assert!(last[0].iter().any(|&v| v != 0.0));
-        for (a, b) in lagged_last.iter().zip(&last) {
-            for (x, y) in a.iter().zip(b) {
-                assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "{x} vs {y}");
-            }
-        }
-        assert!(
-            outputs.iter().any(|&y| y != 0.0),
-            "no spikes reach the readout"
-        );
-        assert!((lagged_loss - loss).abs() <= 1e-5 * loss.abs().max(1.0));
-        for (p, (a, b)) in lagged_grads.iter().zip(&grads).enumerate() {
-            assert!(b.iter().any(|&g| g != 0.0), "param {p} has no gradient");
-            for (x, y) in a.iter().zip(b) {
-                assert!(
-                    (x - y).abs() <= 1e-4 * y.abs().max(1.0),
-                    "param {p}: {x} vs {y}"
-                );
-            }
-        }
-        for (x, y) in lagged_outputs.iter().zip(&outputs) {
-            assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "{x} vs {y}");
-        }
+        let want = spiking_pass(plain.clone(), backend, &params, 13);
+        assert!(want.last[0].iter().any(|&v| v != 0.0));
+        assert_same_pass(&spiking_pass(batched.clone(), backend, &params, 13), &want);
     }
 }
 
@@ -682,6 +718,134 @@ fn a_state_that_is_another_state_is_not_lagged_but_kept_in_the_tape() {
         error
             .to_string()
             .contains("must not write the entry itself"),
+        "{error}"
+    );
+}
+
+/// i' = (i + x @ w) * a, v' = v * b + i', s = spike(v'), with a readout
+/// `s @ q`: a synaptic current that adds its input before decaying, as a
+/// LIF layer's does, so the gradient of `x @ w` equals the adjoint of `i`
+/// at the start of the step.
+fn synaptic_program() -> StepProgram {
+    let mut g = Graph::new();
+    let w = g.arg(ArgKind::Param, 0, "w", Shape::from([N, N]));
+    let a = g.arg(ArgKind::Param, 1, "a", Shape::from([N]));
+    let b = g.arg(ArgKind::Param, 2, "b", Shape::from([N]));
+    let th = g.arg(ArgKind::Param, 3, "th", Shape::from([N]));
+    let q = g.arg(ArgKind::Param, 4, "q", Shape::from([N, N]));
+    let i = g.arg(ArgKind::State, 0, "i", Shape::from([B, N]));
+    let v = g.arg(ArgKind::State, 1, "v", Shape::from([B, N]));
+    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([B, N]));
+    let y = g.arg(ArgKind::Target, 0, "y", Shape::from([B, N]));
+    let drive = g.matmul(x, w).unwrap();
+    let summed = g.add(i, drive).unwrap();
+    let i_next = g.mul(summed, a).unwrap();
+    let leak = g.mul(v, b).unwrap();
+    let v_next = g.add(leak, i_next).unwrap();
+    let s = g.spike(v_next, th, 0.5, 4.0).unwrap();
+    let reset = g.mul(s, th).unwrap();
+    let v_reset = g.sub(v_next, reset).unwrap();
+    let out = g.matmul(s, q).unwrap();
+    let err = g.sub(out, y).unwrap();
+    let sq = g.mul(err, err).unwrap();
+    let loss = g.mean_all(sq);
+    g.output(OutKind::State, 0, "i", i_next);
+    g.output(OutKind::State, 1, "v", v_reset);
+    g.output(OutKind::Prediction, 0, "y", out);
+    g.output(OutKind::Loss, 0, "loss", loss);
+    StepProgram {
+        step: g,
+        param_loss: Graph::new(),
+        params: vec![
+            slot(0, "w", &[N, N]),
+            slot(1, "a", &[N]),
+            slot(2, "b", &[N]),
+            slot(3, "th", &[N]),
+            slot(4, "q", &[N, N]),
+        ],
+        states: vec![slot(0, "i", &[B, N]), slot(1, "v", &[B, N])],
+        input: Shape::from([B, N]),
+        target: Shape::from([B, N]),
+        fixed: Vec::new(),
+    }
+}
+
+#[test]
+fn an_adjoint_the_weight_gradient_reads_is_kept_in_its_sequence() {
+    let plain = compile_training(&synaptic_program()).unwrap();
+    let batched = batch_over_time(plain.clone(), T).unwrap();
+    // The weight gradients Σ_t x_tᵀ g_t run in the epilogue. For w, g_t is
+    // the adjoint of `i` at the start of step t, which the backward step
+    // writes anyway; for the readout q it is no state's adjoint.
+    assert_eq!(batched.epilogue.outputs().len(), 2, "{}", batched.epilogue);
+    assert_eq!(
+        batched.adjoint_sequences.len(),
+        1,
+        "{:?}",
+        batched.adjoint_sequences
+    );
+    let kept = batched.adjoint_sequences[0];
+    assert_eq!(kept.state, 0);
+    assert_eq!(batched.sequences[kept.sequence].name, "g of w grad");
+    let writes = |o: &neurojit_compiler::ir::Output| o.kind == OutKind::Sequence;
+    let written: Vec<usize> = batched
+        .backward
+        .outputs()
+        .iter()
+        .filter(|o| writes(o))
+        .map(|o| o.slot)
+        .collect();
+    assert!(!written.contains(&kept.sequence), "{}", batched.backward);
+    assert_eq!(written.len(), 1, "{}", batched.backward);
+    let twice = batch_over_time(batched.clone(), T).unwrap();
+    assert_eq!(twice.adjoint_sequences, batched.adjoint_sequences);
+    // Same loss, gradients and outputs as the unbatched programs, on both
+    // backends, from spiking activity.
+    let params = [
+        pseudo_random(N * N, 21),
+        vec![0.9, 0.7, 0.8],
+        vec![0.5, 0.6, 0.4],
+        vec![0.3, 0.4, 0.2],
+        pseudo_random(N * N, 22),
+    ];
+    let jit = neurojit_compiler::jit::Jit::new();
+    for backend in [
+        &Interpreter as &dyn neurojit_compiler::kernel::Backend,
+        &jit,
+    ] {
+        let want = spiking_pass(plain.clone(), backend, &params, 23);
+        assert_same_pass(&spiking_pass(batched.clone(), backend, &params, 23), &want);
+    }
+    // The runtime refuses what it cannot hold, naming the state: a
+    // sequence that does not exist, and a backward step that still writes
+    // the sequence (it would write the rows the adjoint is read from).
+    let mut bad = batched.clone();
+    bad.adjoint_sequences[0].sequence = 99;
+    let error = Session::new(bad, &Interpreter, T).err().expect("refused");
+    let message = error.to_string();
+    assert!(message.contains("no such sequence"), "{message}");
+    assert!(message.contains("state `i`"), "{message}");
+    let mut bad = batched.clone();
+    let adjoint = bad
+        .backward
+        .outputs()
+        .iter()
+        .find(|o| o.kind == OutKind::StateAdjoint && o.slot == kept.state)
+        .expect("the backward step writes the adjoint")
+        .clone();
+    let mut outputs = bad.backward.outputs().to_vec();
+    outputs.push(neurojit_compiler::ir::Output {
+        kind: OutKind::Sequence,
+        slot: kept.sequence,
+        name: bad.sequences[kept.sequence].name.clone(),
+        ..adjoint
+    });
+    bad.backward.set_outputs(outputs);
+    let error = Session::new(bad, &Interpreter, T).err().expect("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("must not write the sequence itself"),
         "{error}"
     );
 }

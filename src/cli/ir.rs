@@ -134,6 +134,16 @@ pub fn run(args: IrArgs) -> Result<ExitCode> {
                         name(taped.entry)
                     );
                 }
+                for kept in &programs.adjoint_sequences {
+                    let state = programs.states.get(kept.state).map_or("?", |s| &s.name);
+                    let sequence = programs
+                        .sequences
+                        .get(kept.sequence)
+                        .map_or("?", |s| &s.name);
+                    println!(
+                        "# adjoint of state `{state}` is kept in sequence `{sequence}` (row t: its value at the start of step t)"
+                    );
+                }
                 if std::env::var_os("NEUROJIT_IR_COMBINED").is_some() {
                     section("simplified step", &simplified_gradient_graph(step)?);
                 }

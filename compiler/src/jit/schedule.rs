@@ -544,6 +544,17 @@ impl Scheduler<'_> {
                 }
             };
             if needs_home {
+                // A reshape computed inline (it only adds or drops axes of
+                // size 1) holds the same elements in the same order as its
+                // operand: when the operand has a buffer and the reshape no
+                // output of its own, it shares that buffer instead of being
+                // stored a second time.
+                if let (Op::Reshape(a), None) = (*graph.op(v), first_plain_output(v)) {
+                    if let Some(home) = homes[a.index()] {
+                        homes[v.index()] = Some(home);
+                        continue;
+                    }
+                }
                 homes[v.index()] = Some(match first_plain_output(v) {
                     Some(o) => Home::Output(o),
                     None => scratch(graph.shape(v).numel()),

@@ -12,6 +12,7 @@
 //! before the forward loop and an epilogue after the backward loop, which
 //! handle all timesteps at once.
 
+mod adjoint_sequence;
 mod extract;
 mod factor;
 mod hoist;
@@ -89,7 +90,9 @@ pub struct StepProgram {
 /// below. The forward step writes every tape entry except the lagged ones
 /// (see [`TapeLag`]), which the runtime derives from their leaders, and
 /// the entries that hold a state (see [`TapedState`]), which it writes
-/// through that state's output.
+/// through that state's output; likewise the backward step writes a
+/// sequence that holds a state adjoint (see [`AdjointSequence`]) through
+/// that adjoint's output.
 #[derive(Clone, Debug)]
 pub struct TrainingPrograms {
     pub prologue: Graph,
@@ -112,6 +115,9 @@ pub struct TrainingPrograms {
     /// States the runtime keeps in a tape entry's rows (see
     /// [`TapedState`]); empty unless batched.
     pub taped_states: Vec<TapedState>,
+    /// State adjoints the runtime keeps in a sequence's rows (see
+    /// [`AdjointSequence`]); empty unless batched.
+    pub adjoint_sequences: Vec<AdjointSequence>,
     /// Per-step values handled for all timesteps at once (time-batched).
     pub sequences: Vec<Slot>,
     /// Values of the `Fixed(k)` arguments any program reads.
@@ -180,6 +186,50 @@ impl TrainingPrograms {
         })
     }
 
+    /// How state `state`'s adjoint is kept in a sequence, if it is.
+    pub fn adjoint_sequence(&self, state: usize) -> Option<&AdjointSequence> {
+        self.adjoint_sequences.iter().find(|a| a.state == state)
+    }
+
+    /// The state adjoint kept in sequence `sequence`, if any.
+    pub fn adjoint_in_sequence(&self, sequence: usize) -> Option<&AdjointSequence> {
+        self.adjoint_sequences
+            .iter()
+            .find(|a| a.sequence == sequence)
+    }
+
+    /// Whether sequence `sequence` goes only from the backward step to the
+    /// epilogue: no other program writes it, and no other reads it.
+    pub fn sequence_from_backward_to_epilogue_only(&self, sequence: usize) -> bool {
+        let others_write = [
+            &self.prologue,
+            &self.prepass,
+            &self.forward,
+            &self.epilogue,
+            &self.param_loss,
+        ]
+        .iter()
+        .any(|g| {
+            g.outputs()
+                .iter()
+                .any(|o| o.kind == OutKind::Sequence && o.slot == sequence)
+        });
+        let others_read = [
+            &self.prologue,
+            &self.prepass,
+            &self.forward,
+            &self.backward,
+            &self.param_loss,
+        ]
+        .iter()
+        .any(|g| {
+            g.args()
+                .iter()
+                .any(|a| a.kind == ArgKind::Sequence && a.slot == sequence)
+        });
+        !others_write && !others_read
+    }
+
     /// Whether tape entry `entry` or state `state` takes part in a lag.
     pub fn in_a_lag(&self, state: usize, entry: usize) -> bool {
         self.lag_of(entry).is_some()
@@ -199,6 +249,20 @@ impl TrainingPrograms {
 pub struct TapedState {
     pub state: usize,
     pub entry: usize,
+}
+
+/// A state adjoint kept in a sequence: the backward step writes the
+/// adjoint of state `state` (its value at the start of step `t`) as it
+/// goes, and the epilogue reads the same values from sequence `sequence`.
+/// The runtime gives the sequence `T + 1` rows, zeros in row `T`, and binds
+/// the backward step's adjoint argument at step `t` to row `t + 1` and its
+/// adjoint output to row `t`: the step writes the values once instead of
+/// twice, and the epilogue reads rows `0..T` as before. Only time-batched
+/// programs have them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdjointSequence {
+    pub state: usize,
+    pub sequence: usize,
 }
 
 /// A tape entry that holds another entry's values one step late: at step

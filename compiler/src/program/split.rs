@@ -115,6 +115,7 @@ pub fn compile_training(step: &StepProgram) -> Result<TrainingPrograms, GraphErr
         tape,
         tape_lags: Vec::new(),
         taped_states: Vec::new(),
+        adjoint_sequences: Vec::new(),
         sequences: Vec::new(),
         fixed: step.fixed.clone(),
         input: step.input.clone(),

@@ -20,6 +20,7 @@
 //! order (float reassociation only). Assumes the per-step values are 2-D
 //! with the batch first, as the step program's inputs are.
 
+use super::adjoint_sequence::keep_adjoints_in_sequences;
 use super::extract::{extract, ArgSpec};
 use super::tape_lag::lag_state_copies;
 use super::taped_state::keep_states_in_tape;
@@ -29,8 +30,10 @@ use std::collections::HashMap;
 
 /// Rewrites `programs` (for runs of `steps` timesteps) so that input
 /// projections and weight gradients run once per call over all timesteps,
-/// lags the tape's state copies that another entry leads (see `TapeLag`)
-/// and keeps the other copied states in the tape (see `TapedState`).
+/// lags the tape's state copies that another entry leads (see `TapeLag`),
+/// keeps the other copied states in the tape (see `TapedState`) and the
+/// state adjoints the epilogue reads in their sequences (see
+/// `AdjointSequence`).
 /// Programs already batched are returned unchanged.
 pub fn batch_over_time(
     mut programs: TrainingPrograms,
@@ -38,7 +41,8 @@ pub fn batch_over_time(
 ) -> Result<TrainingPrograms, GraphError> {
     let batched = !programs.sequences.is_empty()
         || !programs.tape_lags.is_empty()
-        || !programs.taped_states.is_empty();
+        || !programs.taped_states.is_empty()
+        || !programs.adjoint_sequences.is_empty();
     if steps == 0 || batched {
         return Ok(programs);
     }
@@ -57,6 +61,7 @@ pub fn batch_over_time(
     // renumber them after.
     lag_state_copies(&mut programs);
     keep_states_in_tape(&mut programs);
+    keep_adjoints_in_sequences(&mut programs);
     Ok(programs)
 }
 
