@@ -565,6 +565,30 @@ fn a_reshape_that_only_drops_unit_axes_shares_its_operands_buffer() {
         .flat_map(|l| l.split("writes").nth(1).unwrap_or("").split_whitespace())
         .collect();
     assert_eq!(stored, vec![format!("%{}->out#0", y.0)], "{text}");
+
+    // A reshape of a broadcast is not computed by the loop that copies the
+    // broadcast out (here merged into a loop that waits for the matmul),
+    // so it must not share that copy's buffer: the matmul would read it
+    // before it is written.
+    let (b, n) = (4, 5);
+    let mut g = Graph::new();
+    let p = input(&mut g, 0, &[b, n]);
+    let x = input(&mut g, 1, &[1, 1, n]);
+    let w = input(&mut g, 2, &[n, n]);
+    let q = g.neg(p);
+    let a = g.broadcast_to(x, &Shape::from([b, 1, n])).unwrap();
+    let v = g.reshape(a, &Shape::from([b, n])).unwrap();
+    let m = g.matmul(v, w).unwrap();
+    let u = g.add(q, m).unwrap();
+    record(&mut g, u);
+    let r = g.reshape(a, &Shape::from([b * n])).unwrap();
+    record(&mut g, r);
+    let args = vec![
+        d.vec(b * n, -1.0, 1.0),
+        d.vec(n, -1.0, 1.0),
+        d.vec(n * n, -1.0, 1.0),
+    ];
+    compare_all_options(&g, &args, &[Tol::Rel(1e-6), Tol::Exact]);
 }
 
 #[test]

@@ -16,8 +16,9 @@
 //! buffer is read and written by one call). Likewise a state adjoint kept
 //! in a sequence (`AdjointSequence`): the sequence has `T + 1` rows, and
 //! backward step `t` reads the adjoint from row `t + 1` and writes it to
-//! row `t`. Row `T`, the adjoint the last step starts from, is zero: no
-//! program writes it (`check_adjoint_sequence`).
+//! row `t`. Row `T`, the adjoint the last step starts from, stays zero:
+//! step programs write rows `t < T`, and only the backward step writes
+//! the sequence (`check_adjoint_sequence`).
 
 use crate::binding::{Sink, Source};
 use crate::RuntimeError;
@@ -186,7 +187,9 @@ pub(crate) struct Buffers {
 /// ahead, `TapeNextRow`: so a program that also wrote the entry, or wrote
 /// the state twice, is refused as an overlap. An adjoint kept in a sequence
 /// is read one row ahead, `SequenceNextRow`, and written as the sequence,
-/// `Sequence`: a program that also wrote the sequence is refused too.
+/// `Sequence`: a backward step that also wrote the sequence is refused too.
+/// (For a program over all steps the two labels name overlapping rows:
+/// `check_adjoint_sequence` keeps such programs away from the adjoint.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BufferId {
     Param(usize),
@@ -217,7 +220,7 @@ pub(crate) struct TapeView {
 
 /// The tape buffers (a lag's leader and a taped state's entry get one more
 /// row; a lagged entry gets none) and each entry's view. Expects lags and
-/// taped states that [`check_tape_lags`] accepted.
+/// taped states that [`check_shared_rows`] accepted.
 fn tape_buffers(p: &TrainingPrograms, steps: usize) -> (Vec<Vec<f32>>, Vec<TapeView>) {
     let mut buffers = Vec::new();
     let mut views = Vec::new();
@@ -240,12 +243,14 @@ fn tape_buffers(p: &TrainingPrograms, steps: usize) -> (Vec<Vec<f32>>, Vec<TapeV
     (buffers, views)
 }
 
-/// Checks the programs' tape lags (each names two distinct tape entries of
-/// the lagged state's shape, no entry is both lagged and a leader, and no
-/// leader leads twice: its row 0 holds one state) and taped states (each an
-/// entry of the state's shape, outside any lag, that the forward step does
-/// not write itself, for a state only the forward step reads and writes).
-pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> {
+/// Checks the values the runtime keeps in another buffer's rows: tape lags
+/// (each names two distinct tape entries of the lagged state's shape, no
+/// entry is both lagged and a leader, and no leader leads twice: its row 0
+/// holds one state), taped states (each an entry of the state's shape,
+/// outside any lag, that the forward step does not write itself, for a
+/// state only the forward step reads and writes) and adjoints kept in
+/// sequences (see [`check_adjoint_sequence`]).
+pub(crate) fn check_shared_rows(p: &TrainingPrograms) -> Result<(), RuntimeError> {
     for lag in &p.tape_lags {
         let shape = |slot: usize| p.tape.get(slot).map(|s| &s.shape);
         let state = p.states.get(lag.initial_state).map(|s| &s.shape);
@@ -314,7 +319,8 @@ pub(crate) fn check_tape_lags(p: &TrainingPrograms) -> Result<(), RuntimeError> 
 
 /// Checks a state adjoint kept in a sequence: the state and sequence exist
 /// with as many elements, each is kept once, the backward step writes the
-/// adjoint and not the sequence, and only the epilogue reads the sequence.
+/// adjoint and not the sequence, only the epilogue reads the sequence, and
+/// no other program reads or writes the adjoint.
 fn check_adjoint_sequence(
     p: &TrainingPrograms,
     kept: &AdjointSequence,
@@ -342,6 +348,8 @@ fn check_adjoint_sequence(
         Some("the backward step must write the adjoint")
     } else if !p.sequence_from_backward_to_epilogue_only(kept.sequence) {
         Some("only the epilogue may read the sequence, and only the backward step write it")
+    } else if p.adjoint_used_outside_backward(kept.state) {
+        Some("only the backward step may read or write the adjoint")
     } else {
         None
     };
@@ -416,7 +424,7 @@ impl Buffers {
     /// Copies each lagged state's initial value (copy 0 of the states) into
     /// row 0 of its leader's buffer, where the lagged entry reads it at step
     /// 0, and each taped state's into row 0 of its entry, where step 0
-    /// reads it. (`check_tape_lags` made sure the lengths agree.)
+    /// reads it. (`check_shared_rows` made sure the lengths agree.)
     pub fn start_tape_rows(&mut self, lags: &[TapeLag]) {
         let rows = lags.iter().map(|l| (l.initial_state, l.leader));
         let taped = self.state_rows.iter().enumerate();

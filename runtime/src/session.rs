@@ -149,7 +149,8 @@ impl BoundProgram {
         // exactly the elements the kernel expects. Sources and sinks never share a
         // buffer, nor do two sinks (`plan`, `check_no_overlap`): states and
         // adjoints are read from one copy and written to the other (a state
-        // kept in the tape from row `t` of its entry and to row `t + 1`), and
+        // kept in the tape from row `t` of its entry and to row `t + 1`, an
+        // adjoint kept in a sequence from row `t + 1` and to row `t`), and
         // no program reads what it writes. The scratch buffer is this program's own.
         unsafe {
             self.kernel.run_unchecked_with_scratch(
@@ -269,7 +270,7 @@ impl Session {
             });
         }
         crate::buffers::check_buffer_sizes(&programs, steps)?;
-        crate::buffers::check_tape_lags(&programs)?;
+        crate::buffers::check_shared_rows(&programs)?;
         let mut buffers = Buffers::new(&programs, steps);
         let started = Instant::now();
         let mut bind = |name, graph: &Graph, all_steps| {

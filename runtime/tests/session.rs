@@ -509,9 +509,11 @@ struct Pass {
     last: Vec<Vec<f32>>,
 }
 
-/// One forward and backward pass of `programs` on `backend` from
+/// A forward and backward pass of `programs` on `backend` from
 /// parameters `params`, with inputs large enough to drive some neurons
-/// over threshold (`2 x` pseudo-random from `seed`).
+/// over threshold (`2 x` pseudo-random from `seed`). The pass runs twice
+/// on one session and must give the same results both times: every
+/// buffer a pass reads before writing starts where it did.
 fn spiking_pass(
     programs: neurojit_compiler::program::TrainingPrograms,
     backend: &dyn neurojit_compiler::kernel::Backend,
@@ -527,15 +529,23 @@ fn spiking_pass(
         .map(|v| 2.0 * v)
         .collect();
     s.set_data(&x, &pseudo_random(B * T * N, seed + 1)).unwrap();
-    let loss = s.forward().unwrap().total();
-    let last = s.final_state();
-    s.backward().unwrap();
-    Pass {
-        loss,
-        grads: s.grads().to_vec(),
-        predictions: s.predictions(),
-        last,
-    }
+    let mut pass = || {
+        let loss = s.forward().unwrap().total();
+        let last = s.final_state();
+        s.backward().unwrap();
+        Pass {
+            loss,
+            grads: s.grads().to_vec(),
+            predictions: s.predictions(),
+            last,
+        }
+    };
+    let first = pass();
+    let second = pass();
+    assert_eq!(first.loss.to_bits(), second.loss.to_bits());
+    assert_eq!(first.grads, second.grads);
+    assert_eq!(first.last, second.last);
+    first
 }
 
 /// Asserts that `got` is `want` up to rounding, and that `want` has
@@ -846,6 +856,18 @@ fn an_adjoint_the_weight_gradient_reads_is_kept_in_its_sequence() {
         error
             .to_string()
             .contains("must not write the sequence itself"),
+        "{error}"
+    );
+    // Nor may the adjoint go unwritten: row t would keep its zeros.
+    let mut bad = batched.clone();
+    let outputs = (bad.backward.outputs().iter())
+        .filter(|o| !(o.kind == OutKind::StateAdjoint && o.slot == kept.state))
+        .cloned()
+        .collect();
+    bad.backward.set_outputs(outputs);
+    let error = Session::new(bad, &Interpreter, T).err().expect("refused");
+    assert!(
+        error.to_string().contains("must write the adjoint"),
         "{error}"
     );
 }

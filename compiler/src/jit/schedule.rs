@@ -500,8 +500,10 @@ impl Scheduler<'_> {
         let mut scratch_len = 0;
         let mut scratch = |len: usize| {
             let offset = scratch_len;
-            // An empty value gets room too, so that no two values share an
-            // offset (loops tell buffers apart by it).
+            // An empty value gets room too, so that no two values get one
+            // offset (loops tell buffers apart by it; a unit-axis reshape
+            // that shares its operand's buffer, below, is the same
+            // elements).
             scratch_len += len.max(1).div_ceil(16) * 16;
             Home::Scratch(offset)
         };
@@ -544,16 +546,9 @@ impl Scheduler<'_> {
                 }
             };
             if needs_home {
-                // A reshape computed inline (it only adds or drops axes of
-                // size 1) holds the same elements in the same order as its
-                // operand: when the operand has a buffer and the reshape no
-                // output of its own, it shares that buffer instead of being
-                // stored a second time.
-                if let (Op::Reshape(a), None) = (*graph.op(v), first_plain_output(v)) {
-                    if let Some(home) = homes[a.index()] {
-                        homes[v.index()] = Some(home);
-                        continue;
-                    }
+                if let Some(home) = self.shared_home(v, &homes, first_plain_output(v)) {
+                    homes[v.index()] = Some(home);
+                    continue;
                 }
                 homes[v.index()] = Some(match first_plain_output(v) {
                     Some(o) => Home::Output(o),
@@ -606,6 +601,33 @@ impl Scheduler<'_> {
             order,
             scratch_len,
         }
+    }
+
+    /// The buffer a reshape computed inline (it only adds or drops axes of
+    /// size 1, so it holds its operand's elements in the same order) can
+    /// share instead of being stored a second time: its operand's, when
+    /// the reshape has no output of its own and the operand is an argument
+    /// or is stored by the reshape's own loop. (Any other writer of the
+    /// operand's buffer, such as the copy loop of a broadcast, is a step
+    /// the reshape's readers do not wait for.)
+    fn shared_home(
+        &self,
+        v: Value,
+        homes: &[Option<Home>],
+        own_output: Option<usize>,
+    ) -> Option<Home> {
+        let Op::Reshape(a) = *self.graph.op(v) else {
+            return None;
+        };
+        let written_in_time = match (self.producers[a.index()], self.producers[v.index()]) {
+            (Producer::Arg(_), _) => true,
+            (Producer::Fused(g), Producer::Fused(h)) => g == h,
+            _ => false,
+        };
+        if own_output.is_some() || !written_in_time {
+            return None;
+        }
+        homes[a.index()]
     }
 
     fn alias_home(&self, v: Value, homes: &[Option<Home>]) -> Option<Home> {

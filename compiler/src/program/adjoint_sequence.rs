@@ -5,8 +5,10 @@
 //! keeps the adjoint itself in the sequence's rows (see
 //! [`AdjointSequence`]): one stream of memory fewer per backward step.
 //!
-//! Only time-batched programs have them (`batch_over_time` finds them
-//! last, after the sequences are numbered).
+//! Only sequences that just the backward step writes and just the epilogue
+//! reads qualify, for adjoints that no other program touches. Only
+//! time-batched programs have them (`batch_over_time` finds them last,
+//! after the sequences are numbered).
 
 use super::{AdjointSequence, TrainingPrograms};
 use crate::ir::{Graph, Op, OutKind, Value};
@@ -19,18 +21,18 @@ pub(crate) fn keep_adjoints_in_sequences(programs: &mut TrainingPrograms) {
     let outputs = backward.outputs();
     let mut kept: Vec<AdjointSequence> = Vec::new();
     for copy in outputs.iter().filter(|o| o.kind == OutKind::Sequence) {
+        if copy.accumulate || !programs.sequence_from_backward_to_epilogue_only(copy.slot) {
+            continue;
+        }
         let values = through_reshapes(backward, copy.value);
         let adjoint = outputs.iter().find(|o| {
-            o.kind == OutKind::StateAdjoint && through_reshapes(backward, o.value) == values
+            o.kind == OutKind::StateAdjoint
+                && !o.accumulate
+                && through_reshapes(backward, o.value) == values
+                && !programs.adjoint_used_outside_backward(o.slot)
+                && !kept.iter().any(|k| k.state == o.slot)
         });
-        let Some(adjoint) = adjoint else {
-            continue;
-        };
-        let qualifies = programs.sequence_from_backward_to_epilogue_only(copy.slot)
-            && !kept
-                .iter()
-                .any(|k| k.state == adjoint.slot || k.sequence == copy.slot);
-        if qualifies {
+        if let Some(adjoint) = adjoint {
             kept.push(AdjointSequence {
                 state: adjoint.slot,
                 sequence: copy.slot,

@@ -230,6 +230,30 @@ impl TrainingPrograms {
         !others_write && !others_read
     }
 
+    /// Whether a program other than the backward step reads or writes the
+    /// adjoint of state `state`.
+    pub fn adjoint_used_outside_backward(&self, state: usize) -> bool {
+        [
+            &self.prologue,
+            &self.prepass,
+            &self.forward,
+            &self.epilogue,
+            &self.param_loss,
+        ]
+        .iter()
+        .any(|g| {
+            let reads = g
+                .args()
+                .iter()
+                .any(|a| a.kind == ArgKind::StateAdjoint && a.slot == state);
+            let writes = g
+                .outputs()
+                .iter()
+                .any(|o| o.kind == OutKind::StateAdjoint && o.slot == state);
+            reads || writes
+        })
+    }
+
     /// Whether tape entry `entry` or state `state` takes part in a lag.
     pub fn in_a_lag(&self, state: usize, entry: usize) -> bool {
         self.lag_of(entry).is_some()

@@ -204,10 +204,11 @@ pub(super) fn plan(e: &Emitter, l: &LoopStep) -> Result<Plan, CompileError> {
     }
     // Positions are computed from what the loop reads and stored as they
     // go, and the tail recomputes positions already stored: both need the
-    // buffers a loop reads to be ones it does not write. Buffers are never
-    // shared (scratch is not reused, outputs overlap no argument, the
-    // runtime checks its programs), so this only guards against a
-    // scheduling mistake.
+    // buffers a loop reads to be ones it does not write. Distinct values
+    // never share a buffer (scratch is not reused, outputs overlap no
+    // argument, the runtime checks its programs; a unit-axis reshape that
+    // shares its operand's is read only after the loop that stores it), so
+    // this only guards against a scheduling mistake.
     let written: Vec<Home> = (plan.stores.iter().map(|s| s.access))
         .chain(plan.reduces.iter().map(|r| r.access))
         .map(|a| plan.homes[a])
