@@ -592,6 +592,47 @@ fn a_reshape_that_only_drops_unit_axes_shares_its_operands_buffer() {
 }
 
 #[test]
+fn per_neuron_arguments_of_a_loop_short_of_registers_are_staged_in_scratch() {
+    // One loop over [b, n] reads twelve [b, n] arguments and three [n]
+    // ones broadcast over the batch, and writes two outputs: more buffers
+    // than the loop has address registers for. The [n] arguments are
+    // copied into scratch when the kernel starts, once the batch rereads
+    // them at least four times; results are the interpreter's, bit for
+    // bit.
+    let n = 7;
+    for b in [8, 2] {
+        let mut g = Graph::new();
+        let rows: Vec<Value> = (0..12).map(|i| input(&mut g, i, &[b, n])).collect();
+        let params: Vec<Value> = (12..15).map(|i| input(&mut g, i, &[n])).collect();
+        let mut sum = rows[0];
+        for (k, &row) in rows.iter().enumerate().skip(1) {
+            let p = g.broadcast_to(params[k % 3], &Shape::from([b, n])).unwrap();
+            let scaled = g.mul(row, p).unwrap();
+            sum = g.add(sum, scaled).unwrap();
+        }
+        let p = g.broadcast_to(params[0], &Shape::from([b, n])).unwrap();
+        let other = g.sub(sum, p).unwrap();
+        record(&mut g, sum);
+        record(&mut g, other);
+        let mut d = Data::new(41);
+        let mut args: Vec<Vec<f32>> = (0..12).map(|_| d.vec(b * n, -1.0, 1.0)).collect();
+        args.extend((0..3).map(|_| d.vec(n, -1.0, 1.0)));
+        compare_all_options(&g, &args, &[Tol::Exact, Tol::Exact]);
+        let text = neurojit_compiler::jit::schedule_text(&g).unwrap();
+        let staged = text.lines().find(|l| l.starts_with("staged:"));
+        if b == 8 {
+            let staged = staged.unwrap_or_else(|| panic!("{text}"));
+            for arg in 12..15 {
+                assert!(staged.contains(&format!("arg#{arg}->")), "{text}");
+            }
+            assert!(!staged.contains("arg#0->"), "{text}");
+        } else {
+            assert!(staged.is_none(), "{text}");
+        }
+    }
+}
+
+#[test]
 fn jit_transposes_match() {
     let mut g = Graph::new();
     // Of an argument, of a computed value (read through scratch), of a

@@ -2,7 +2,7 @@
 //! as Cranelift prints them. Compiling for inspection does not touch the
 //! kernel cache.
 
-use super::lower::matmuls;
+use super::lower::{matmuls, staging};
 use super::module::{compile, Listing};
 use super::schedule::{schedule, Home, StepKind, StoreTarget};
 use super::JitOptions;
@@ -51,7 +51,9 @@ pub fn asm_text(graph: &Graph) -> Result<String, CompileError> {
 
 /// The kernel's plan, one line per step: each fused loop with its domain,
 /// the values it computes and what it writes; each matmul with its method.
-/// Scratch buffers are `s@offset`, outputs `out#i`, arguments `arg#i`.
+/// Scratch buffers are `s@offset`, outputs `out#i`, arguments `arg#i`;
+/// a `staged` line lists the arguments copied into scratch at the
+/// kernel's entry (see `lower/staging.rs`).
 pub fn schedule_text(graph: &Graph) -> Result<String, CompileError> {
     schedule_text_with(graph, &JitOptions::default())
 }
@@ -119,7 +121,18 @@ pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String,
             }
         };
     }
-    let _ = writeln!(text, "scratch: {} floats", plan.scratch_len);
+    let staged = staging::choose(graph, &plan);
+    let mut places: Vec<(usize, usize)> = (staged.places.iter())
+        .map(|(&arg, &(offset, _))| (arg, offset))
+        .collect();
+    if !places.is_empty() {
+        places.sort();
+        let places: Vec<String> = (places.iter())
+            .map(|(arg, offset)| format!("arg#{arg}->s@{offset}"))
+            .collect();
+        let _ = writeln!(text, "staged: {}", places.join(" "));
+    }
+    let _ = writeln!(text, "scratch: {} floats", plan.scratch_len + staged.len);
     Ok(text)
 }
 

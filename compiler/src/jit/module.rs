@@ -124,7 +124,7 @@ pub(crate) fn compile(
     let mut ctx = module.make_context();
     ctx.func.signature = kernel_signature(call_conv);
     let matmul_fn = module.declare_func_in_func(matmul_id, &mut ctx.func);
-    let descriptors = build_function(
+    let (descriptors, staged_len) = build_function(
         &mut ctx.func,
         module.isa().frontend_config(),
         graph,
@@ -167,7 +167,7 @@ pub(crate) fn compile(
             module: Some(module),
             entry,
             _descriptors: descriptors,
-            scratch_len: schedule.scratch_len,
+            scratch_len: schedule.scratch_len + staged_len,
         },
         listing,
     ))

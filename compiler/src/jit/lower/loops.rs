@@ -72,12 +72,17 @@ fn access_bases(e: &mut Emitter, plan: &Plan) -> Vec<Address> {
     plan.homes
         .iter()
         .map(|&home| {
-            let scratch_displacement = match home {
-                Home::Scratch(offset) => (4 * offset)
+            let in_scratch = match home {
+                Home::Scratch(offset) => Some(offset),
+                Home::Arg(index) => e.staging.offset(index),
+                Home::Output(_) => None,
+            };
+            let scratch_displacement = match in_scratch {
+                Some(offset) => (4 * offset)
                     .checked_add(row_bytes)
                     .and_then(|end| i32::try_from(end).ok())
                     .map(|_| (4 * offset) as i32),
-                Home::Arg(_) | Home::Output(_) => None,
+                None => None,
             };
             match scratch_displacement {
                 Some(displacement) => Address {

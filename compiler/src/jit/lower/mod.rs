@@ -7,7 +7,8 @@
 //! body runs the schedule's steps in order: loops (`loops.rs`), matmuls
 //! (`matmuls.rs`: inline code or calls) and transposes (`transposes.rs`).
 //! Buffer base addresses are loaded once, at the top level, so every later
-//! step can use them.
+//! step can use them; first, small arguments that a loop short of
+//! registers rereads every row are copied into scratch (`staging.rs`).
 //!
 //! A loop is planned into strided accesses (`loop_plan.rs`, with the index
 //! math of `access.rs`) and emitted as a body of two `f32x4` vectors per
@@ -26,6 +27,7 @@ mod math;
 pub(super) mod matmuls;
 mod reduce;
 mod simd;
+pub(super) mod staging;
 mod transposes;
 
 use super::matmul::{DenseMethod, MatmulDesc};
@@ -79,6 +81,8 @@ pub(crate) struct Emitter<'a, 'f> {
     /// as the code (boxed so each keeps its address as the vector grows).
     #[allow(clippy::vec_box)]
     descriptors: Vec<Box<MatmulDesc>>,
+    /// Arguments copied into scratch at the kernel's entry.
+    pub staging: staging::Staging,
 }
 
 /// Fills `func` (whose signature must be [`kernel_signature`]) with the code
@@ -93,7 +97,7 @@ pub(crate) fn build_function(
     features: Features,
     options: &JitOptions,
     matmul_fn: FuncRef,
-) -> Result<Vec<Box<MatmulDesc>>, CompileError> {
+) -> Result<(Vec<Box<MatmulDesc>>, usize), CompileError> {
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(func, &mut fctx);
     let entry = b.create_block();
@@ -126,7 +130,9 @@ pub(crate) fn build_function(
         bases: HashMap::new(),
         matmul_fn,
         descriptors: Vec::new(),
+        staging: staging::choose(graph, schedule),
     };
+    staging::emit_copies(&mut e);
     for &step in &schedule.order {
         match &schedule.steps[step].kind {
             StepKind::Loop(l) => loops::emit(&mut e, l)?,
@@ -137,9 +143,10 @@ pub(crate) fn build_function(
     e.b.ins().return_(&[]);
     e.b.seal_all_blocks();
     let descriptors = std::mem::take(&mut e.descriptors);
+    let staged_len = e.staging.len;
     e.b.finalize(frontend);
     constants.store_all(func);
-    Ok(descriptors)
+    Ok((descriptors, staged_len))
 }
 
 impl Emitter<'_, '_> {
