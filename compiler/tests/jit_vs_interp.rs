@@ -122,6 +122,10 @@ fn option_variants() -> Vec<JitOptions> {
             exact_matmul: true,
             ..base
         },
+        JitOptions {
+            stage_arguments: false,
+            ..base
+        },
     ]
 }
 
@@ -598,9 +602,9 @@ fn per_neuron_arguments_of_a_loop_short_of_registers_are_staged_in_scratch() {
     // than the loop has address registers for. The [n] arguments are
     // copied into scratch when the kernel starts, once the batch rereads
     // them at least four times; results are the interpreter's, bit for
-    // bit.
+    // bit, with and without staging (`compare_all_options`).
     let n = 7;
-    for b in [8, 2] {
+    for b in [8, 4, 2] {
         let mut g = Graph::new();
         let rows: Vec<Value> = (0..12).map(|i| input(&mut g, i, &[b, n])).collect();
         let params: Vec<Value> = (12..15).map(|i| input(&mut g, i, &[n])).collect();
@@ -620,14 +624,29 @@ fn per_neuron_arguments_of_a_loop_short_of_registers_are_staged_in_scratch() {
         compare_all_options(&g, &args, &[Tol::Exact, Tol::Exact]);
         let text = neurojit_compiler::jit::schedule_text(&g).unwrap();
         let staged = text.lines().find(|l| l.starts_with("staged:"));
-        if b == 8 {
+        // Each copy takes 16 floats of scratch (7, rounded up); the loop
+        // itself needs none.
+        let scratch = |stage_arguments| {
+            let options = JitOptions {
+                stage_arguments,
+                ..JitOptions::default()
+            };
+            Jit::with_options(options)
+                .compile(&g)
+                .unwrap()
+                .scratch_len()
+        };
+        assert_eq!(scratch(false), 0, "{text}");
+        if b >= 4 {
             let staged = staged.unwrap_or_else(|| panic!("{text}"));
             for arg in 12..15 {
                 assert!(staged.contains(&format!("arg#{arg}->")), "{text}");
             }
             assert!(!staged.contains("arg#0->"), "{text}");
+            assert_eq!(scratch(true), 3 * 16, "{text}");
         } else {
             assert!(staged.is_none(), "{text}");
+            assert_eq!(scratch(true), 0, "{text}");
         }
     }
 }

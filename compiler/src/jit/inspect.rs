@@ -121,14 +121,10 @@ pub fn schedule_text_with(graph: &Graph, options: &JitOptions) -> Result<String,
             }
         };
     }
-    let staged = staging::choose(graph, &plan);
-    let mut places: Vec<(usize, usize)> = (staged.places.iter())
-        .map(|(&arg, &(offset, _))| (arg, offset))
-        .collect();
-    if !places.is_empty() {
-        places.sort();
-        let places: Vec<String> = (places.iter())
-            .map(|(arg, offset)| format!("arg#{arg}->s@{offset}"))
+    let staged = staging::choose(graph, &plan, options);
+    if !staged.places.is_empty() {
+        let places: Vec<String> = (staged.places.iter())
+            .map(|(arg, (offset, _))| format!("arg#{arg}->s@{offset}"))
             .collect();
         let _ = writeln!(text, "staged: {}", places.join(" "));
     }

@@ -100,6 +100,10 @@ pub struct JitOptions {
     /// release builds, where it took 19-35% of the compile time of the
     /// benchmark presets (see docs/performance.md).
     pub verify_ir: bool,
+    /// Copy small arguments that a loop short of address registers rereads
+    /// every row into scratch at the kernel's entry (see
+    /// `lower/staging.rs`). On by default; the same results either way.
+    pub stage_arguments: bool,
 }
 
 impl Default for JitOptions {
@@ -113,6 +117,7 @@ impl Default for JitOptions {
             packed_gemm_from: usize::MAX,
             sparse_spikes: true,
             verify_ir: cfg!(debug_assertions),
+            stage_arguments: true,
         }
     }
 }

@@ -57,7 +57,8 @@ const UNROLL: usize = 2;
 const VECTOR_BYTES: i32 = 4 * LANES as i32;
 
 /// An access's address as a register plus a constant byte displacement:
-/// scratch buffers are all addressed from the one scratch pointer, so that
+/// scratch buffers (and the scratch copies of staged arguments, see
+/// `staging.rs`) are all addressed from the one scratch pointer, so that
 /// a loop keeps one register for all of them instead of one each.
 #[derive(Clone, Copy)]
 struct Address {
@@ -74,6 +75,8 @@ fn access_bases(e: &mut Emitter, plan: &Plan) -> Vec<Address> {
         .map(|&home| {
             let in_scratch = match home {
                 Home::Scratch(offset) => Some(offset),
+                // A staged argument whose copy is out of displacement
+                // range is read where it lies: the same values.
                 Home::Arg(index) => e.staging.offset(index),
                 Home::Output(_) => None,
             };

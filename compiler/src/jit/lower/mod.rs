@@ -130,7 +130,7 @@ pub(crate) fn build_function(
         bases: HashMap::new(),
         matmul_fn,
         descriptors: Vec::new(),
-        staging: staging::choose(graph, schedule),
+        staging: staging::choose(graph, schedule, options),
     };
     staging::emit_copies(&mut e);
     for &step in &schedule.order {

@@ -14,9 +14,11 @@ use super::simd::{element_flags, Simd, LANES};
 use super::Emitter;
 use crate::ir::{Graph, Value};
 use crate::jit::schedule::{Home, LoopStep, Producer, Schedule, StepId, StepKind, StoreTarget};
-use cranelift_codegen::ir::types::F32;
-use cranelift_codegen::ir::InstBuilder;
-use std::collections::{HashMap, HashSet};
+use crate::jit::JitOptions;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{F32, I64};
+use cranelift_codegen::ir::{BlockArg, InstBuilder};
+use std::collections::{BTreeMap, HashSet};
 
 /// The most floats an argument may hold to be staged: the copy runs at
 /// every call, so only small ones pay (a layer's per-neuron values).
@@ -26,7 +28,10 @@ const MOST_STAGED_FLOATS: usize = 1024;
 /// keeps its position, its row and the scratch pointer in general-purpose
 /// registers too; x86-64 has 16, less the stack pointer and the frame
 /// pointer. Past this count, addresses are reloaded from the stack at
-/// every vector (seen in the backward LIF loops of the presets).
+/// every vector (seen in the backward LIF loops of the presets). Counted
+/// for x86-64, the host the kernels are tuned on; hosts with more
+/// registers (aarch64 has about 28) stage where they need not, which
+/// costs the copies only.
 const REGISTERS_FOR_BUFFERS: usize = 11;
 
 /// How many times over a loop must read a staged argument's elements: a
@@ -38,7 +43,7 @@ const LEAST_REUSE: usize = 4;
 #[derive(Default)]
 pub(crate) struct Staging {
     /// Argument index to (offset in scratch, floats), both in floats.
-    pub places: HashMap<usize, (usize, usize)>,
+    pub places: BTreeMap<usize, (usize, usize)>,
     /// Floats of scratch the staged copies take.
     pub len: usize,
 }
@@ -50,55 +55,71 @@ impl Staging {
     }
 }
 
-/// Picks the arguments to stage: in each loop that walks more buffers
-/// than [`REGISTERS_FOR_BUFFERS`], those of 2 to [`MOST_STAGED_FLOATS`]
-/// floats that it reads through a broadcast at least [`LEAST_REUSE`]
-/// times as large.
-pub(crate) fn choose(graph: &Graph, schedule: &Schedule) -> Staging {
-    let mut places = HashMap::new();
-    let mut len = schedule.scratch_len;
+/// Picks the arguments to stage (none without `options.stage_arguments`):
+/// in each loop that walks more buffers than [`REGISTERS_FOR_BUFFERS`],
+/// those of 2 to [`MOST_STAGED_FLOATS`] floats that it reads through a
+/// broadcast at least [`LEAST_REUSE`] times as large, and whose copy a
+/// loop can address as a constant displacement from the scratch pointer.
+pub(crate) fn choose(graph: &Graph, schedule: &Schedule, options: &JitOptions) -> Staging {
+    let mut places = BTreeMap::new();
+    let mut end = schedule.scratch_len;
     for &step in &schedule.order {
         let StepKind::Loop(l) = &schedule.steps[step].kind else {
             continue;
         };
-        if walked_buffers(graph, schedule, step, l) <= REGISTERS_FOR_BUFFERS {
+        if !options.stage_arguments
+            || walked_buffers(graph, schedule, step, l, &places) <= REGISTERS_FOR_BUFFERS
+        {
             continue;
         }
         for &m in &l.members {
             for operand in graph.op(m).operands() {
-                let Some(arg) = broadcast_argument(schedule, operand) else {
-                    continue;
-                };
-                let Producer::Arg(index) = schedule.producers[arg.index()] else {
+                let Some((arg, index)) = broadcast_argument(schedule, operand) else {
                     continue;
                 };
                 let floats = graph.shape(arg).numel();
                 let reused = graph.shape(operand).numel() >= LEAST_REUSE * floats;
                 // A single float is loaded once per loop anyway.
-                let moves = floats > 1;
+                let several = floats > 1;
                 let small = floats <= MOST_STAGED_FLOATS;
-                if reused && moves && small && !places.contains_key(&index) {
-                    places.insert(index, (len, floats));
-                    len += floats.max(1).div_ceil(16) * 16;
+                let new_end = end + floats.div_ceil(16) * 16;
+                // Loops add at most a row's bytes to the displacement.
+                let addressable = i32::try_from(4 * (new_end + floats)).is_ok();
+                if reused && several && small && addressable && !places.contains_key(&index) {
+                    places.insert(index, (end, floats));
+                    end = new_end;
                 }
             }
         }
     }
     Staging {
         places,
-        len: len - schedule.scratch_len,
+        len: end - schedule.scratch_len,
     }
 }
 
-/// How many argument and output buffers loop `l` reads or writes (scratch
-/// buffers share one register).
-fn walked_buffers(graph: &Graph, schedule: &Schedule, step: StepId, l: &LoopStep) -> usize {
+/// How many argument and output buffers loop `step` walks with a register
+/// for its address: scratch buffers share one, arguments already staged
+/// are in scratch, and a single float is loaded once before the loop.
+fn walked_buffers(
+    graph: &Graph,
+    schedule: &Schedule,
+    step: StepId,
+    l: &LoopStep,
+    staged: &BTreeMap<usize, (usize, usize)>,
+) -> usize {
     let mut homes: HashSet<Home> = HashSet::new();
     for &m in &l.members {
         for operand in graph.op(m).operands() {
-            if let Some(home) = read_home(schedule, step, operand) {
-                homes.insert(home);
+            if let Some(v) = read_source(schedule, step, operand) {
+                if graph.shape(v).numel() > 1 {
+                    homes.extend(schedule.homes[v.index()]);
+                }
             }
+        }
+        // A reduce_sum's target.
+        if schedule.producers[m.index()] == Producer::Reduce(step) {
+            homes.extend(schedule.homes[m.index()]);
         }
     }
     for store in &l.stores {
@@ -107,57 +128,88 @@ fn walked_buffers(graph: &Graph, schedule: &Schedule, step: StepId, l: &LoopStep
             StoreTarget::Output { index, .. } => Some(Home::Output(index)),
         };
         homes.extend(home);
-        homes.extend(read_home(schedule, step, store.value));
+        if let Some(v) = read_source(schedule, step, store.value) {
+            homes.extend(schedule.homes[v.index()]);
+        }
     }
     homes
         .iter()
-        .filter(|h| !matches!(h, Home::Scratch(_)))
+        .filter(|h| match h {
+            Home::Scratch(_) => false,
+            Home::Arg(index) => !staged.contains_key(index),
+            Home::Output(_) => true,
+        })
         .count()
 }
 
-/// The buffer loop `step` reads `v` from, if it reads one (not for values
-/// it computes, nor for constants).
-fn read_home(schedule: &Schedule, step: StepId, mut v: Value) -> Option<Home> {
+/// The value whose buffer loop `step` reads for `v`: `v`, or what it
+/// broadcasts; `None` for values the loop computes and for constants.
+fn read_source(schedule: &Schedule, step: StepId, mut v: Value) -> Option<Value> {
     while let Producer::View(source) = schedule.producers[v.index()] {
         v = source;
     }
     match schedule.producers[v.index()] {
         Producer::Fused(g) | Producer::Reduce(g) if g == step => None,
         Producer::Splat(_) | Producer::Dead => None,
-        _ => schedule.homes[v.index()],
+        _ => Some(v),
     }
 }
 
-/// The argument `v` broadcasts, if `v` is a broadcast (through views) of
-/// one.
-fn broadcast_argument(schedule: &Schedule, v: Value) -> Option<Value> {
+/// The argument `v` broadcasts and its index, if `v` is a broadcast
+/// (through views) of an argument.
+fn broadcast_argument(schedule: &Schedule, v: Value) -> Option<(Value, usize)> {
     let Producer::View(mut source) = schedule.producers[v.index()] else {
         return None;
     };
     while let Producer::View(next) = schedule.producers[source.index()] {
         source = next;
     }
-    matches!(schedule.producers[source.index()], Producer::Arg(_)).then_some(source)
+    match schedule.producers[source.index()] {
+        Producer::Arg(index) => Some((source, index)),
+        _ => None,
+    }
 }
 
 /// Copies each staged argument into its place in scratch. Call at the
-/// kernel's entry, before any loop reads them.
+/// kernel's entry, before any loop reads them. Arguments of up to 64
+/// floats are copied in straight-line code, longer ones in a loop of
+/// vectors (whose counter costs more instructions than it saves code).
 pub(crate) fn emit_copies(e: &mut Emitter) {
+    const UNROLLED_VECTORS: usize = 16;
     let vector = Simd::new(e.features, e.constants);
-    let mut staged: Vec<(usize, (usize, usize))> =
+    let places: Vec<(usize, (usize, usize))> =
         e.staging.places.iter().map(|(&a, &p)| (a, p)).collect();
-    staged.sort();
-    for (index, (offset, floats)) in staged {
+    for (index, (offset, floats)) in places {
         let from = e.base(Home::Arg(index));
-        let to = e.scratch;
-        let at = |k: usize| (4 * (offset + k)) as i32;
-        for k in (0..floats / LANES).map(|c| c * LANES) {
-            let x = vector.load(&mut e.b, from, (4 * k) as i32);
-            vector.store(&mut e.b, x, to, at(k));
+        let to = e.base(Home::Scratch(offset));
+        let vectors = floats / LANES;
+        let vector_bytes = (4 * LANES) as i64;
+        if vectors <= UNROLLED_VECTORS {
+            for k in 0..vectors as i32 {
+                let x = vector.load(&mut e.b, from, k * vector_bytes as i32);
+                vector.store(&mut e.b, x, to, k * vector_bytes as i32);
+            }
+        } else {
+            let header = e.b.create_block();
+            let j = e.b.append_block_param(header, I64);
+            let exit = e.b.create_block();
+            let start = e.b.ins().iconst(I64, 0);
+            e.b.ins().jump(header, &[BlockArg::Value(start)]);
+            e.b.switch_to_block(header);
+            let source = e.b.ins().iadd(from, j);
+            let target = e.b.ins().iadd(to, j);
+            let x = vector.load(&mut e.b, source, 0);
+            vector.store(&mut e.b, x, target, 0);
+            let next = e.b.ins().iadd_imm_s(j, vector_bytes);
+            let end = vector_bytes * vectors as i64;
+            let more = e.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, next, end);
+            e.b.ins()
+                .brif(more, header, &[BlockArg::Value(next)], exit, &[]);
+            e.b.switch_to_block(exit);
         }
-        for k in floats / LANES * LANES..floats {
-            let x = e.b.ins().load(F32, element_flags(), from, (4 * k) as i32);
-            e.b.ins().store(element_flags(), x, to, at(k));
+        for k in (vectors * LANES..floats).map(|k| 4 * k as i32) {
+            let x = e.b.ins().load(F32, element_flags(), from, k);
+            e.b.ins().store(element_flags(), x, to, k);
         }
     }
 }
