@@ -229,6 +229,28 @@ pub(crate) fn counted_loop(
     Ok(())
 }
 
+/// `body(offset)` for the byte offset of each of `vectors` (at least one)
+/// consecutive `f32x4` vectors, as a do-while loop: for fills and copies.
+pub(crate) fn vector_loop(
+    e: &mut Emitter,
+    vectors: usize,
+    mut body: impl FnMut(&mut Emitter, ClifValue),
+) {
+    let header = e.b.create_block();
+    let offset = e.b.append_block_param(header, I64);
+    let exit = e.b.create_block();
+    let start = e.b.ins().iconst(I64, 0);
+    e.b.ins().jump(header, &[BlockArg::Value(start)]);
+    e.b.switch_to_block(header);
+    body(e, offset);
+    let next = e.b.ins().iadd_imm_s(offset, VECTOR_BYTES as i64);
+    let end = VECTOR_BYTES as i64 * vectors as i64;
+    let more = e.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, next, end);
+    e.b.ins()
+        .brif(more, header, &[BlockArg::Value(next)], exit, &[]);
+    e.b.switch_to_block(exit);
+}
+
 /// One row of the innermost axis at outer multi-index `index`.
 fn emit_row(
     e: &mut Emitter,

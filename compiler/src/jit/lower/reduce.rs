@@ -17,11 +17,10 @@
 //! empty one `+0.0`).
 //! This file holds the filling; the accumulation lives with the loop body.
 
+use super::loops::vector_loop;
 use super::simd::{element_flags, Simd, LANES};
 use super::Emitter;
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::I64;
-use cranelift_codegen::ir::{BlockArg, InstBuilder, Value as ClifValue};
+use cranelift_codegen::ir::{InstBuilder, Value as ClifValue};
 
 /// Fills `len` floats at `base` with `value`. Short buffers get
 /// straight-line stores; longer ones a do-while loop of vector stores and a
@@ -37,21 +36,10 @@ pub(crate) fn fill(e: &mut Emitter, base: ClifValue, len: usize, value: f32) {
                 vector.store(&mut e.b, splat, base, (4 * LANES * c) as i32);
             }
         } else {
-            let header = e.b.create_block();
-            let j = e.b.append_block_param(header, I64);
-            let exit = e.b.create_block();
-            let start = e.b.ins().iconst(I64, 0);
-            e.b.ins().jump(header, &[BlockArg::Value(start)]);
-            e.b.switch_to_block(header);
-            let address = e.b.ins().iadd(base, j);
-            vector.store(&mut e.b, splat, address, 0);
-            let next = e.b.ins().iadd_imm_s(j, (4 * LANES) as i64);
-            let more =
-                e.b.ins()
-                    .icmp_imm_u(IntCC::UnsignedLessThan, next, (4 * LANES * chunks) as i64);
-            e.b.ins()
-                .brif(more, header, &[BlockArg::Value(next)], exit, &[]);
-            e.b.switch_to_block(exit);
+            vector_loop(e, chunks, |e, offset| {
+                let address = e.b.ins().iadd(base, offset);
+                vector.store(&mut e.b, splat, address, 0);
+            });
         }
     }
     if !len.is_multiple_of(LANES) {

@@ -10,14 +10,14 @@
 //! its own. The copy is one load and one store per four floats per call,
 //! against a reload per vector of every row that reads it.
 
+use super::loops::vector_loop;
 use super::simd::{element_flags, Simd, LANES};
 use super::Emitter;
 use crate::ir::{Graph, Value};
 use crate::jit::schedule::{Home, LoopStep, Producer, Schedule, StepId, StepKind, StoreTarget};
 use crate::jit::JitOptions;
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{F32, I64};
-use cranelift_codegen::ir::{BlockArg, InstBuilder};
+use cranelift_codegen::ir::types::F32;
+use cranelift_codegen::ir::InstBuilder;
 use std::collections::{BTreeMap, HashSet};
 
 /// The most floats an argument may hold to be staged: the copy runs at
@@ -190,22 +190,12 @@ pub(crate) fn emit_copies(e: &mut Emitter) {
                 vector.store(&mut e.b, x, to, k * vector_bytes as i32);
             }
         } else {
-            let header = e.b.create_block();
-            let j = e.b.append_block_param(header, I64);
-            let exit = e.b.create_block();
-            let start = e.b.ins().iconst(I64, 0);
-            e.b.ins().jump(header, &[BlockArg::Value(start)]);
-            e.b.switch_to_block(header);
-            let source = e.b.ins().iadd(from, j);
-            let target = e.b.ins().iadd(to, j);
-            let x = vector.load(&mut e.b, source, 0);
-            vector.store(&mut e.b, x, target, 0);
-            let next = e.b.ins().iadd_imm_s(j, vector_bytes);
-            let end = vector_bytes * vectors as i64;
-            let more = e.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, next, end);
-            e.b.ins()
-                .brif(more, header, &[BlockArg::Value(next)], exit, &[]);
-            e.b.switch_to_block(exit);
+            vector_loop(e, vectors, |e, offset| {
+                let source = e.b.ins().iadd(from, offset);
+                let target = e.b.ins().iadd(to, offset);
+                let x = vector.load(&mut e.b, source, 0);
+                vector.store(&mut e.b, x, target, 0);
+            });
         }
         for k in (vectors * LANES..floats).map(|k| 4 * k as i32) {
             let x = e.b.ins().load(F32, element_flags(), from, k);
