@@ -330,21 +330,15 @@ fn check_adjoint_sequence(
     let twice = |same: &dyn Fn(&AdjointSequence) -> bool| {
         p.adjoint_sequences.iter().filter(|k| same(k)).count() > 1
     };
-    let backward_writes = |kind: OutKind, slot: usize| {
-        p.backward
-            .outputs()
-            .iter()
-            .any(|o| o.kind == kind && o.slot == slot)
-    };
     let problem = if sequence.is_none() || state.is_none() {
         Some("no such sequence or state")
     } else if sequence != state {
         Some("the sequence must have as many elements as the state")
     } else if twice(&|k| k.state == kept.state) || twice(&|k| k.sequence == kept.sequence) {
         Some("a sequence holds one adjoint, and an adjoint one sequence")
-    } else if backward_writes(OutKind::Sequence, kept.sequence) {
+    } else if p.backward_writes(OutKind::Sequence, kept.sequence) {
         Some("the backward step must not write the sequence itself")
-    } else if !backward_writes(OutKind::StateAdjoint, kept.state) {
+    } else if !p.backward_writes(OutKind::StateAdjoint, kept.state) {
         Some("the backward step must write the adjoint")
     } else if !p.sequence_from_backward_to_epilogue_only(kept.sequence) {
         Some("only the epilogue may read the sequence, and only the backward step write it")

@@ -163,27 +163,32 @@ impl TrainingPrograms {
 
     /// Whether the forward step has an output of `kind` in `slot`.
     pub fn forward_writes(&self, kind: OutKind, slot: usize) -> bool {
-        self.forward
-            .outputs()
-            .iter()
-            .any(|o| o.kind == kind && o.slot == slot)
+        writes(&self.forward, kind, slot)
     }
 
-    /// Whether a program other than the forward step reads state `state`.
-    pub fn state_read_outside_forward(&self, state: usize) -> bool {
+    /// Whether the backward step has an output of `kind` in `slot`.
+    pub fn backward_writes(&self, kind: OutKind, slot: usize) -> bool {
+        writes(&self.backward, kind, slot)
+    }
+
+    /// Every program but `program` (one of this struct's).
+    fn programs_other_than<'a>(&'a self, program: &'a Graph) -> impl Iterator<Item = &'a Graph> {
         [
             &self.prologue,
             &self.prepass,
+            &self.forward,
             &self.backward,
             &self.epilogue,
             &self.param_loss,
         ]
-        .iter()
-        .any(|g| {
-            g.args()
-                .iter()
-                .any(|a| a.kind == ArgKind::State && a.slot == state)
-        })
+        .into_iter()
+        .filter(move |g| !std::ptr::eq(*g, program))
+    }
+
+    /// Whether a program other than the forward step reads state `state`.
+    pub fn state_read_outside_forward(&self, state: usize) -> bool {
+        self.programs_other_than(&self.forward)
+            .any(|g| reads(g, ArgKind::State, state))
     }
 
     /// How state `state`'s adjoint is kept in a sequence, if it is.
@@ -201,56 +206,20 @@ impl TrainingPrograms {
     /// Whether sequence `sequence` goes only from the backward step to the
     /// epilogue: no other program writes it, and no other reads it.
     pub fn sequence_from_backward_to_epilogue_only(&self, sequence: usize) -> bool {
-        let others_write = [
-            &self.prologue,
-            &self.prepass,
-            &self.forward,
-            &self.epilogue,
-            &self.param_loss,
-        ]
-        .iter()
-        .any(|g| {
-            g.outputs()
-                .iter()
-                .any(|o| o.kind == OutKind::Sequence && o.slot == sequence)
-        });
-        let others_read = [
-            &self.prologue,
-            &self.prepass,
-            &self.forward,
-            &self.backward,
-            &self.param_loss,
-        ]
-        .iter()
-        .any(|g| {
-            g.args()
-                .iter()
-                .any(|a| a.kind == ArgKind::Sequence && a.slot == sequence)
-        });
+        let others_write = self
+            .programs_other_than(&self.backward)
+            .any(|g| writes(g, OutKind::Sequence, sequence));
+        let others_read = self
+            .programs_other_than(&self.epilogue)
+            .any(|g| reads(g, ArgKind::Sequence, sequence));
         !others_write && !others_read
     }
 
     /// Whether a program other than the backward step reads or writes the
     /// adjoint of state `state`.
     pub fn adjoint_used_outside_backward(&self, state: usize) -> bool {
-        [
-            &self.prologue,
-            &self.prepass,
-            &self.forward,
-            &self.epilogue,
-            &self.param_loss,
-        ]
-        .iter()
-        .any(|g| {
-            let reads = g
-                .args()
-                .iter()
-                .any(|a| a.kind == ArgKind::StateAdjoint && a.slot == state);
-            let writes = g
-                .outputs()
-                .iter()
-                .any(|o| o.kind == OutKind::StateAdjoint && o.slot == state);
-            reads || writes
+        self.programs_other_than(&self.backward).any(|g| {
+            reads(g, ArgKind::StateAdjoint, state) || writes(g, OutKind::StateAdjoint, state)
         })
     }
 
@@ -260,6 +229,22 @@ impl TrainingPrograms {
             || self.lag_led_by(entry).is_some()
             || self.tape_lags.iter().any(|l| l.initial_state == state)
     }
+}
+
+/// Whether `graph` has an argument of `kind` in `slot`.
+fn reads(graph: &Graph, kind: ArgKind, slot: usize) -> bool {
+    graph
+        .args()
+        .iter()
+        .any(|a| a.kind == kind && a.slot == slot)
+}
+
+/// Whether `graph` has an output of `kind` in `slot`.
+fn writes(graph: &Graph, kind: OutKind, slot: usize) -> bool {
+    graph
+        .outputs()
+        .iter()
+        .any(|o| o.kind == kind && o.slot == slot)
 }
 
 /// A state kept in the tape: at step `t`, tape entry `entry` holds state
