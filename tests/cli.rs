@@ -301,6 +301,19 @@ fn init_writes_the_tutorial_spec_once() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(dir.path().join("spec.toml")).unwrap();
     assert_eq!(text, neurojit::spec::TUTORIAL_SPEC);
+    // Written elsewhere, its comments name its own file.
+    let out = neurojit(&["init", "my_net.toml"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let renamed = std::fs::read_to_string(dir.path().join("my_net.toml")).unwrap();
+    assert!(
+        renamed.contains("`neurojit train my_net.toml`"),
+        "{renamed}"
+    );
+    assert!(!renamed.contains("spec.toml"), "{renamed}");
+    assert_eq!(
+        renamed.replace("my_net.toml", "spec.toml"),
+        neurojit::spec::TUTORIAL_SPEC
+    );
     let again = neurojit(&["init", "spec.toml"], dir.path());
     assert!(error_of(&again).contains("--force"));
     let into_dir = neurojit(&["init", "--force", "."], dir.path());
@@ -730,6 +743,136 @@ fn a_resumed_run_reads_the_data_file_it_started_with() {
     std::fs::rename(work.join("data.npz"), work.join("moved.npz")).unwrap();
     let err = error_of(&resume("3"));
     assert!(err.contains("data.npz"), "{err}");
+
+    // `--data` on a resume replaces the run's data for later resumes too.
+    let replaced = neurojit(
+        &[
+            "train",
+            "--resume",
+            "work/run",
+            "--data",
+            "work/moved.npz",
+            "--epochs",
+            "3",
+            "--no-plots",
+        ],
+        dir.path(),
+    );
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    let recorded = std::fs::read_to_string(work.join("run/data.txt")).unwrap();
+    assert_eq!(
+        Path::new(recorded.trim_end()),
+        std::fs::canonicalize(work.join("moved.npz")).unwrap()
+    );
+    let again = resume("4");
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(history(&work.join("run")).len(), 4);
+}
+
+/// A small network on `samples` samples of a constant task, as a spec and
+/// an .npz in `dir`.
+fn small_task(dir: &Path, samples: usize, optimizer: &str) {
+    let t = 10;
+    let data = Dataset {
+        inputs: (0..samples * t * 2).map(|i| (i % 5) as f32).collect(),
+        samples,
+        t,
+        n_in: 2,
+        targets: Targets::Signal {
+            data: vec![0.5; samples * t * 2],
+            n_out: 2,
+        },
+        origin: "test".into(),
+    };
+    save_npz(&dir.join("data.npz"), &data).unwrap();
+    let spec = format!(
+        "[network]\nlayers = [ {{ type = \"linear\", shape = [2, 3] }}, {{ type = \"lif\", n = 3 }}, \
+         {{ type = \"linear\", shape = [3, 2] }} ]\n[optimizer]\n{optimizer}\n\
+         [training]\nbatch = 2\nT = {t}\nepochs = 2\n[data]\npath = \"data.npz\"\n"
+    );
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+}
+
+#[test]
+fn samples_left_over_after_the_last_full_batch_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    small_task(dir.path(), 5, "kind = \"adam\"\nlr = 1e-3");
+    let out = neurojit(
+        &["train", "spec.toml", "--out", "run", "--no-plots"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "5 samples make 2 batches of 2; the last 1 sample (index 4 on) is not trained on"
+        ),
+        "{text}"
+    );
+    small_task(dir.path(), 4, "kind = \"adam\"\nlr = 1e-3");
+    let out = neurojit(
+        &["train", "spec.toml", "--out", "run4", "--no-plots"],
+        dir.path(),
+    );
+    assert!(!stdout(&out).contains("not trained on"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_time_constant_trained_below_zero_is_a_warning_and_the_run_completes() {
+    // SGD at a large rate, with no bound on the taus, drives a membrane time
+    // constant negative within the first epoch. Rockpool trains on; so does
+    // neurojit, saying so once, and the run folder is complete but for the
+    // recorded sample (the trace refuses such a network).
+    let dir = tempfile::tempdir().unwrap();
+    small_task(dir.path(), 4, "kind = \"sgd\"\nlr = 0.1");
+    let out = neurojit(
+        &["train", "spec.toml", "--out", "run", "--epochs", "3"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.matches("warning: after epoch").count(), 1, "{text}");
+    assert!(text.contains("`1_LIF/tau_mem` (element 0) is -"), "{text}");
+    assert!(text.contains("is not recorded"), "{text}");
+    assert!(text.contains("run folder: run"), "{text}");
+    let run = dir.path().join("run");
+    assert_eq!(history(&run).len(), 3);
+    assert!(run.join("plots/loss.png").exists());
+    assert!(!run.join("sample.json").exists());
+}
+
+#[test]
+fn a_backend_named_twice_is_timed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = neurojit(
+        &[
+            "bench",
+            "--preset",
+            "tiny",
+            "--preset",
+            "tiny",
+            "--backend",
+            "jit",
+            "--backend",
+            "jit",
+            "--seconds",
+            "0.05",
+            "--max-steps",
+            "3",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.matches("preset tiny").count(), 1, "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("jit"))
+            .count(),
+        1,
+        "{text}"
+    );
 }
 
 /// docs/architecture.md quotes the node counts `neurojit ir` prints for the

@@ -557,7 +557,40 @@ fn wrong_number_of_initial_values_is_an_error() {
         "{ type = \"lif\", n = 5 }",
         "{ type = \"lif\", n = 5, bias = [1, 2] }",
     );
-    assert_error(&text, "bias = [1, 2]", &["4_LIF/bias", "5 elements"]);
+    assert_error(
+        &text,
+        "bias = [1, 2]",
+        &["4_LIF/bias", "shape [5]", "5 numbers"],
+    );
+    // As many values as elements, but nested in another shape: refused, not
+    // silently reshaped (a [4, 2] tau_syn written as its transpose).
+    let synapses = "[network]\nlayers = [ { type = \"lif\", shape = [8, 4], \
+                    tau_syn = [[1, 2, 3, 4], [5, 6, 7, 8]] } ]\n";
+    assert_error(
+        synapses,
+        "tau_syn = ",
+        &[
+            "0_LIF/tau_syn",
+            "shape [4, 2]",
+            "got an array of shape [2, 4]",
+        ],
+    );
+    let flat = synapses.replace("[[1, 2, 3, 4], [5, 6, 7, 8]]", "[1, 2, 3, 4, 5, 6, 7, 8]");
+    assert!(parse(&flat).is_ok());
+    let nested = synapses.replace(
+        "[[1, 2, 3, 4], [5, 6, 7, 8]]",
+        "[[1, 2], [3, 4], [5, 6], [7, 8]]",
+    );
+    assert!(parse(&nested).is_ok());
+    let row = SMALL.replace(
+        "{ type = \"lif\", n = 5 }",
+        "{ type = \"lif\", n = 5, bias = [[1, 2, 3, 4, 5]] }",
+    );
+    assert_error(
+        &row,
+        "bias = [[",
+        &["4_LIF/bias", "got an array of shape [1, 5]"],
+    );
     let text = SMALL.replace(
         "{ type = \"lif\", n = 5 }",
         "{ type = \"lif\", n = 5, bias = [[1, 2], [3]] }",
@@ -605,7 +638,18 @@ fn bounds_errors_name_the_entry_line() {
     let no_value = format!("{SMALL}\n[[bounds]]\nfamily = \"taus\"\n");
     assert_error(&no_value, "[[bounds]]", &["sets nothing"]);
     let wrong_len = format!("{SMALL}\n[[bounds]]\npath = \"4_LIF/tau_mem\"\nlower = [0.0, 0.0]\n");
-    assert_error(&wrong_len, "lower = [0.0", &["2 values", "4_LIF/tau_mem"]);
+    assert_error(
+        &wrong_len,
+        "lower = [0.0",
+        &["shape [2]", "4_LIF/tau_mem", "5 values"],
+    );
+    let transposed = "[network]\nlayers = [ { type = \"lif\", shape = [8, 4] } ]\n\
+                      [[bounds]]\nattribute = \"tau_syn\"\nlower = [[1, 2, 3, 4], [5, 6, 7, 8]]\n";
+    assert_error(
+        transposed,
+        "lower = [[",
+        &["shape [2, 4]", "0_LIF/tau_syn", "shape [4, 2]"],
+    );
     // tau_syn does not exist in leak mode "decays" (as in Rockpool).
     let decays_only = "[network]\nlayers = [ { type = \"lif\", n = 2, leak_mode = \"decays\" } ]\n\
                        [[bounds]]\nattribute = \"tau_syn\"\nupper = 0.5\n";

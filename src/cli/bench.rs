@@ -24,7 +24,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1, value_parser = super::at_least_one)]
     threads: usize,
     /// Seconds of timed steps per backend, in slices alternating between
-    /// the backends (at least 3 steps are timed).
+    /// the backends (at least 3 steps are timed, unless --max-steps is lower).
     #[arg(long, default_value = "3", value_parser = seconds, allow_negative_numbers = true)]
     seconds: Duration,
     /// At most this many timed steps per backend.
@@ -41,10 +41,13 @@ pub(super) fn preset_names() -> Vec<&'static str> {
 
 /// A time budget in seconds: a non-negative, finite number.
 fn seconds(text: &str) -> Result<Duration, String> {
-    text.parse::<f64>()
-        .ok()
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("`{text}`: expected a non-negative number of seconds"))
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Duration::try_from_secs_f64(s)
+            .map_err(|_| format!("`{text}`: expected at most {} seconds", u64::MAX)),
+        _ => Err(format!(
+            "`{text}`: expected a non-negative number of seconds"
+        )),
+    }
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -54,13 +57,23 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         max_steps: args.max_steps,
         ..MeasureOptions::default()
     };
-    let kinds: Vec<BackendKind> = args
-        .backend
-        .iter()
-        .map(|name| BackendKind::parse(name).expect("clap checked the name"))
-        .collect();
-    let mut lines = Vec::new();
+    // A backend or preset named twice is timed once: the JSON object has
+    // one entry per backend.
+    let mut kinds: Vec<BackendKind> = Vec::new();
+    for name in &args.backend {
+        let kind = BackendKind::parse(name).expect("clap checked the name");
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    let mut presets: Vec<&String> = Vec::new();
     for name in &args.preset {
+        if !presets.contains(&name) {
+            presets.push(name);
+        }
+    }
+    let mut lines = Vec::new();
+    for name in presets {
         let preset = Preset::named(name).ok_or_else(|| anyhow!("unknown preset {name}"))?;
         println!(
             "preset {} (batch {}, T {})",

@@ -30,8 +30,18 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
             args.path.display()
         );
     }
-    std::fs::write(&args.path, TUTORIAL_SPEC)
-        .with_context(|| format!("writing {}", args.path.display()))?;
+    // The spec's comments name the file it is written to.
+    let name = args.path.display().to_string();
+    let text = TUTORIAL_SPEC
+        .replace(
+            "neurojit train spec.toml",
+            &format!("neurojit train {name}"),
+        )
+        .replace(
+            "neurojit params spec.toml",
+            &format!("neurojit params {name}"),
+        );
+    std::fs::write(&args.path, text).with_context(|| format!("writing {}", args.path.display()))?;
     println!(
         "wrote {} — train it with `neurojit train {}`",
         args.path.display(),

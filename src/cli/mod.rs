@@ -47,6 +47,10 @@ enum Command {
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Err(format!(
+            "`{text}`: expected a whole number, at most {}",
+            usize::MAX
+        )),
         _ => Err(format!("`{text}`: expected a whole number, at least 1")),
     }
 }

@@ -39,14 +39,16 @@ pub fn run(args: ParamsArgs) -> Result<ExitCode> {
             );
         }
         let checkpoint = load_checkpoint(path)?;
+        let place = |t: &str| format!("{}: tensor `{t}`", path.display());
         let mut tree = Tree::new();
         let wanted = |p: &str| {
             args.named.is_empty() || args.named.iter().any(|n| p.rsplit('/').next() == Some(n))
         };
         for t in checkpoint.params.iter().filter(|t| wanted(&t.path)) {
-            let tensor = Tensor::new(t.shape.as_slice(), t.data.clone())
-                .with_context(|| format!("{}: tensor `{}`", path.display(), t.path))?;
-            tree.insert_at(&Path::parse(&t.path), tensor)?;
+            let tensor =
+                Tensor::new(t.shape.as_slice(), t.data.clone()).with_context(|| place(&t.path))?;
+            tree.insert_at(&Path::parse(&t.path), tensor)
+                .with_context(|| place(&t.path))?;
         }
         println!(
             "Parameters ({}, epoch {}):",
@@ -61,20 +63,30 @@ pub fn run(args: ParamsArgs) -> Result<ExitCode> {
             let run = RunDir::open(dir)?;
             let text = run.read_spec()?;
             let spec = parse_spec(&text, &run.spec_path().display().to_string())?;
-            (spec, Some(run.load_checkpoint(CheckpointKind::Latest)?))
+            let checkpoint = run.load_checkpoint(CheckpointKind::Latest)?;
+            let file = run.checkpoint_path(CheckpointKind::Latest);
+            (spec, Some((checkpoint, file, run.spec_path())))
         }
         None => (spec_or_tutorial(source)?.0, None),
     };
     let mut exp = experiment(&spec)?;
-    if let Some(checkpoint) = checkpoint {
+    if let Some((checkpoint, file, spec_file)) = checkpoint {
+        let place = |t: &str| format!("{}: tensor `{t}`", file.display());
         let mut values = Tree::new();
         for t in &checkpoint.params {
-            values.insert_at(
-                &Path::parse(&t.path),
-                Tensor::new(t.shape.as_slice(), t.data.clone())?,
-            )?;
+            let tensor =
+                Tensor::new(t.shape.as_slice(), t.data.clone()).with_context(|| place(&t.path))?;
+            values
+                .insert_at(&Path::parse(&t.path), tensor)
+                .with_context(|| place(&t.path))?;
         }
-        exp.network.set_attributes(&values)?;
+        exp.network.set_attributes(&values).with_context(|| {
+            format!(
+                "{} does not fit the network of {}",
+                file.display(),
+                spec_file.display()
+            )
+        })?;
     }
     let network: &dyn Module = exp.network.as_ref();
     let families: Vec<&str> = args.family.iter().map(String::as_str).collect();

@@ -170,6 +170,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             penalty: meta("partial_penalty").unwrap_or(0.0),
         };
         run_dir.truncate_history(checkpoint.epoch)?;
+        // `--data` replaces the run's data for this and later resumes.
+        if let (Some(_), DataSpec::File(path)) = (&args.data, &spec.data) {
+            run_dir.write_data_path(path)?;
+        }
         println!(
             "resuming {} after epoch {}{}",
             run_dir.path().display(),
@@ -202,6 +206,20 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
 
     let epochs = spec.training.epochs as u64;
     let batches = dataset.samples / batch;
+    let unused = dataset.samples % batch;
+    if unused > 0 {
+        println!(
+            "note: {} samples make {batches} batch{} of {batch}; the last {unused} sample{} \
+             (index {} on) {} not trained on",
+            dataset.samples,
+            if batches == 1 { "" } else { "es" },
+            if unused == 1 { "" } else { "s" },
+            batches * batch,
+            if unused == 1 { "is" } else { "are" },
+        );
+    }
+    let time_constants = time_constant_paths(exp.network.as_ref());
+    let mut warned_time_constants = false;
     let total_steps = (epochs.saturating_sub(first_epoch - 1) * batches as u64)
         .saturating_sub(progress.next_batch as u64);
     let bar = ProgressBar::new(total_steps);
@@ -248,6 +266,19 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                     run_dir.path().display()
                 );
                 return Ok(ExitCode::from(130));
+            }
+        }
+        if !warned_time_constants {
+            if let Some(problem) = non_positive_time_constant(&trainer, &time_constants) {
+                // Printed even when the bar is hidden (output not a terminal).
+                bar.suspend(|| {
+                    println!(
+                        "warning: after epoch {epoch}, {problem}: the leak is then a growth \
+                         (Rockpool runs it too); a lower bound on the \"taus\" family \
+                         ([[bounds]]) keeps time constants positive"
+                    )
+                });
+                warned_time_constants = true;
             }
         }
         let task = progress.task / batches as f64;
@@ -307,9 +338,16 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         spec.training.t,
         0,
         BackendKind::Jit,
-    )
-    .context("recording the trained network's response to the first sample (sample.json)")?;
-    run_dir.write_sample(&sample)?;
+    );
+    // The run itself is complete and saved: a network whose trained
+    // parameters cannot be simulated costs only the sample and its plots.
+    match sample {
+        Ok(sample) => run_dir.write_sample(&sample)?,
+        Err(error) => println!(
+            "warning: the trained network's response to the first sample is not recorded \
+             (no sample.json, raster or trace plots): {error}"
+        ),
+    }
     if let Some(first) = first_task {
         println!(
             "task loss {first:.5} -> {last_task:.5} over {} epochs in {:.1} s",
@@ -384,4 +422,34 @@ fn check_task_size(task: &TutorialTask) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The paths of the network's "taus" parameters (in `decays` mode, none).
+fn time_constant_paths(network: &dyn neurojit::nn::Module) -> Vec<neurojit::tree::Path> {
+    network
+        .parameters_of(&[neurojit::nn::family::TAUS])
+        .leaves()
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect()
+}
+
+/// The first trained time constant at or below zero (or not finite), as
+/// `path (element i) is x`. Rockpool trains on with one; the recorded
+/// sample and a resumed trace refuse it, so the user hears of it when it
+/// happens.
+fn non_positive_time_constant(trainer: &Trainer, paths: &[neurojit::tree::Path]) -> Option<String> {
+    if paths.is_empty() {
+        return None;
+    }
+    let params = trainer.param_tree();
+    paths.iter().find_map(|path| {
+        let tensor = params.get_nested(path).ok()?;
+        let (i, tau) = tensor
+            .data()
+            .iter()
+            .enumerate()
+            .find(|(_, tau)| !(tau.is_finite() && **tau > 0.0))?;
+        Some(format!("`{path}` (element {i}) is {tau}"))
+    })
 }

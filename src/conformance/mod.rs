@@ -201,12 +201,18 @@ pub fn case_files(dir: &FsPath) -> Result<Vec<std::path::PathBuf>, ConformanceEr
     let index = dir.join("index.json");
     if index.exists() {
         let text = crate::text_file::read_text(&index).map_err(io)?;
-        let index: Json = serde_json::from_str(&text)
-            .map_err(|e| ConformanceError::Format(format!("index.json: {e}")))?;
-        return json::as_array(json::field(&index, "cases")?, "cases")?
-            .iter()
-            .map(|c| Ok(dir.join(json::as_str(json::field(c, "file")?, "file")?)))
-            .collect();
+        let in_index = |e: String| ConformanceError::Format(format!("{}: {e}", index.display()));
+        let index: Json = serde_json::from_str(&text).map_err(|e| in_index(e.to_string()))?;
+        let read = || -> Result<Vec<std::path::PathBuf>, ConformanceError> {
+            json::as_array(json::field(&index, "cases")?, "cases")?
+                .iter()
+                .map(|c| Ok(dir.join(json::as_str(json::field(c, "file")?, "file")?)))
+                .collect()
+        };
+        return read().map_err(|e| match e {
+            ConformanceError::Format(message) => in_index(message),
+            other => other,
+        });
     }
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(io)?

@@ -303,16 +303,17 @@ fn read_bound(
     }
     for &i in matched {
         let p = &params[i];
-        if array.data.len() != p.element_count() {
+        if !array.fits(&p.shape) {
             return Err(src.error(
                 raw.span(),
                 format!(
-                    "`{key}` has {} values but `{}` has shape {:?} ({} elements): expected a \
-                     number or one value per element",
-                    array.data.len(),
+                    "`{key}` is an array of shape {:?} but `{}` has shape {:?}: expected a \
+                     number, {} values in a flat array, or an array of shape {:?}",
+                    array.shape,
                     p.path,
                     p.shape,
-                    p.element_count()
+                    p.element_count(),
+                    p.shape
                 ),
             ));
         }

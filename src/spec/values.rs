@@ -28,6 +28,15 @@ impl NumberArray {
     pub fn is_scalar(&self) -> bool {
         self.shape.is_empty()
     }
+
+    /// Whether this array gives one value per element of a parameter of
+    /// shape `shape`: nested with that very shape, or flat (row-major).
+    /// A nested array of another shape with as many elements (a
+    /// transposed matrix, say) is refused rather than silently reshaped.
+    pub fn fits(&self, shape: &[usize]) -> bool {
+        let count: usize = shape.iter().product();
+        self.shape == shape || (self.shape.len() == 1 && self.data.len() == count)
+    }
 }
 
 /// One element of a nested array while it is being read: a number or a

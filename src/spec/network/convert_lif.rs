@@ -265,12 +265,12 @@ fn init_value_from(
         return Ok(InitValue::scalar(default as f32));
     };
     let count: usize = param_shape.iter().product();
-    if !array.is_scalar() && array.data.len() != count {
+    if !array.is_scalar() && !array.fits(param_shape) {
         return Err(src.error(
             span,
             format!(
-                "`{param_path}` has shape {param_shape:?} ({count} elements): expected a number \
-                 or {count} numbers, got an array of shape {:?}",
+                "`{param_path}` has shape {param_shape:?}: expected a number, {count} numbers \
+                 or an array of shape {param_shape:?}, got an array of shape {:?}",
                 array.shape
             ),
         ));
