@@ -108,6 +108,17 @@ pub fn check_graph(graph: &Graph) -> Result<(), CompileError> {
             });
         }
     }
+    // An argument no node reads still gets a buffer length from its shape.
+    if let Some(arg) = graph.args().iter().find(|a| {
+        a.shape
+            .checked_numel()
+            .is_none_or(|n| n > MAX_VALUE_ELEMENTS)
+    }) {
+        return Err(CompileError::Malformed(format!(
+            "argument `{}` has shape {}: expected at most {MAX_VALUE_ELEMENTS} elements",
+            arg.name, arg.shape
+        )));
+    }
     Ok(())
 }
 
@@ -179,5 +190,17 @@ mod tests {
         );
         let err = check_graph(&copy_of(&[1 << 32, 1 << 32])).unwrap_err();
         assert!(err.to_string().contains("[4294967296,4294967296]"), "{err}");
+        // An argument that no node reads gets a buffer all the same.
+        let mut unread = copy_of(&[2]);
+        let mut args = unread.args().to_vec();
+        args.push(crate::ir::Arg {
+            kind: ArgKind::Input,
+            slot: 1,
+            name: "unread".into(),
+            shape: Shape::new(&[1 << 32, 1 << 32]),
+        });
+        unread.set_args(args);
+        let err = check_graph(&unread).unwrap_err();
+        assert!(err.to_string().contains("argument `unread`"), "{err}");
     }
 }

@@ -450,6 +450,22 @@ fn jit_tiny_matmuls_are_inline_and_exact() {
 }
 
 #[test]
+fn an_empty_product_is_inline_only_when_its_result_is_small() {
+    // `[m, 0] @ [0, n]` does no multiply-adds but stores m * n zeros:
+    // straight-line code for a large result would be m * n stores.
+    for (m, n, inline) in [(4, 4, true), (40, 30, false)] {
+        let mut g = Graph::new();
+        let a = input(&mut g, 0, &[m, 0]);
+        let b = input(&mut g, 1, &[0, n]);
+        let c = g.matmul(a, b).unwrap();
+        record(&mut g, c);
+        let schedule = neurojit_compiler::jit::schedule_text(&g).unwrap();
+        assert_eq!(schedule.contains("Inline"), inline, "{schedule}");
+        compare_all_options(&g, &[Vec::new(), Vec::new()], &[Tol::Exact]);
+    }
+}
+
+#[test]
 fn jit_sparse_spike_matmul_matches() {
     // Zeros are counted per call; these operands are sparse enough to be
     // skipped (the dense paths run under `sparse_spikes: false`).

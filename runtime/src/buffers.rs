@@ -63,7 +63,7 @@ pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
         } else {
             ""
         };
-        if !fits(&s.shape, steps + usize::from(leads)) {
+        if !fits(&s.shape, steps.saturating_add(usize::from(leads))) {
             return Err(too_large(format!(
                 "the tape entry `{}` over {steps} timesteps{extra} (shape {} per step)",
                 s.name, s.shape
@@ -80,7 +80,7 @@ pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
     let mut over_time = named("record", &p.records);
     for s in &p.sequences {
         let holds_adjoint = p.adjoint_in_sequence(s.slot).is_some();
-        if !fits(&s.shape, steps + usize::from(holds_adjoint)) {
+        if !fits(&s.shape, steps.saturating_add(usize::from(holds_adjoint))) {
             let extra = if holds_adjoint {
                 " and a row for a state adjoint's initial value"
             } else {
@@ -92,6 +92,9 @@ pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
             )));
         }
     }
+    // The network input's buffer is made even when, time-batched, no
+    // per-step program reads it (`input_sizes`).
+    over_time.push(("network input".into(), p.input.clone()));
     for graph in [&p.forward, &p.backward] {
         for arg in graph.args().iter().filter(|a| a.kind == ArgKind::Input) {
             over_time.push((format!("input `{}`", arg.name), arg.shape.clone()));
@@ -119,6 +122,34 @@ pub fn check_buffer_sizes(p: &TrainingPrograms, steps: usize) -> Result<(), Runt
     for (what, shape) in &once {
         if !fits(shape, 1) {
             return Err(too_large(format!("the {what} of shape {shape}")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every list of slots is numbered by position, as
+/// `compile_training` numbers them: buffers are made one per position and
+/// found by slot number, so a list numbered otherwise would give a value
+/// another value's buffer.
+pub(crate) fn check_slot_numbering(p: &TrainingPrograms) -> Result<(), RuntimeError> {
+    let fixed: Vec<Slot> = p.fixed.iter().map(|f| f.slot.clone()).collect();
+    let lists: [(&'static str, &[Slot]); 7] = [
+        ("parameter", &p.params),
+        ("state", &p.states),
+        ("hoisted value", &p.hoisted),
+        ("tape entry", &p.tape),
+        ("sequence", &p.sequences),
+        ("record", &p.records),
+        ("fixed tensor", &fixed),
+    ];
+    for (kind, slots) in lists {
+        if let Some((position, s)) = slots.iter().enumerate().find(|(i, s)| s.slot != *i) {
+            return Err(RuntimeError::SlotNumbering {
+                kind,
+                name: s.name.clone(),
+                position,
+                slot: s.slot,
+            });
         }
     }
     Ok(())
@@ -298,8 +329,11 @@ pub(crate) fn check_shared_rows(p: &TrainingPrograms) -> Result<(), RuntimeError
             Some("the forward step must not write the entry itself")
         } else if !p.forward_writes(OutKind::State, taped.state) {
             Some("the forward step must write the state's next value")
-        } else if p.state_read_outside_forward(taped.state) {
-            Some("only the forward step may read the state")
+        } else if p.state_read_outside_forward(taped.state)
+            || p.state_written_outside_forward(taped.state)
+        {
+            // Another program's row labels would overlap the entry's rows.
+            Some("only the forward step may read or write the state")
         } else {
             None
         };
@@ -405,14 +439,19 @@ impl Buffers {
 
     /// Elements of tape entry `i` one call reads or writes: a row, or with
     /// `all_steps` every step's row; fewer when its buffer does not hold
-    /// every step's row after the view's first.
+    /// every step's row after the view's first (a per-step program runs at
+    /// every step, so it gets none then, and the length check refuses it).
     fn tape_len(&self, i: usize, all_steps: bool) -> Option<usize> {
         let view = self.tape_views.get(i)?;
         let held = self.tape[view.buffer].len();
         let after_first = held.saturating_sub(view.first_row * view.row_len);
         let steps_held = after_first.checked_div(view.row_len).unwrap_or(self.steps);
-        let steps = steps_held.min(self.steps);
-        Some(view.row_len * if all_steps { steps } else { steps.min(1) })
+        let rows = if all_steps {
+            steps_held.min(self.steps)
+        } else {
+            usize::from(steps_held >= self.steps)
+        };
+        Some(view.row_len * rows)
     }
 
     /// Copies each lagged state's initial value (copy 0 of the states) into

@@ -51,6 +51,16 @@ pub enum RuntimeError {
         expected: usize,
         got: usize,
     },
+    #[error(
+        "the {kind} `{name}` is listed at position {position} with slot {slot}: expected \
+         slots numbered by position"
+    )]
+    SlotNumbering {
+        kind: &'static str,
+        name: String,
+        position: usize,
+        slot: usize,
+    },
     #[error("tape lag {lag}: {problem}")]
     BadTapeLag { lag: String, problem: &'static str },
     #[error("state `{state}` kept in the tape: {problem}")]

@@ -161,9 +161,9 @@ impl Optimizer {
                     Source::Param(i) => &params[i],
                     Source::Grad(i) => &grads[i],
                     Source::Moment(i) => &self.moments[i],
-                    Source::Scalar(i) => scalars.get(i..i + 1).ok_or(RuntimeError::Length {
+                    Source::Scalar(i) => scalars.get(i..=i).ok_or(RuntimeError::Length {
                         what: "optimiser scalars".into(),
-                        expected: i + 1,
+                        expected: i.saturating_add(1),
                         got: scalars.len(),
                     })?,
                     _ => unreachable!("checked in Optimizer::new"),

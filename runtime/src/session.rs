@@ -269,6 +269,7 @@ impl Session {
                 got: 0,
             });
         }
+        crate::buffers::check_slot_numbering(&programs)?;
         crate::buffers::check_buffer_sizes(&programs, steps)?;
         crate::buffers::check_shared_rows(&programs)?;
         let mut buffers = Buffers::new(&programs, steps);

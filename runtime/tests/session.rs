@@ -871,3 +871,95 @@ fn an_adjoint_the_weight_gradient_reads_is_kept_in_its_sequence() {
         "{error}"
     );
 }
+
+/// Hand-built programs whose buffers the runtime must refuse to lay out:
+/// each would let a kernel read or write memory it was not given, or
+/// abort while allocating, if accepted.
+#[test]
+fn programs_the_runtime_cannot_hold_safely_are_refused() {
+    // Tape slots numbered out of position: buffers are made one per
+    // position and found by slot, so entry `big` would write 4 floats per
+    // step into the 1-float-per-step buffer made for `small`.
+    let mut programs = compile_training(&leaky_program()).unwrap();
+    let mut forward = Graph::new();
+    let x = forward.arg(ArgKind::Input, 0, "x", Shape::from([B, N]));
+    let negated = forward.neg(x);
+    forward.output(OutKind::Tape, 0, "big", negated);
+    programs.forward = forward;
+    programs.backward = Graph::new();
+    programs.tape = vec![slot(1, "big", &[B, N]), slot(0, "small", &[1])];
+    let jit = neurojit_compiler::jit::Jit::new();
+    for backend in [
+        &Interpreter as &dyn neurojit_compiler::kernel::Backend,
+        &jit,
+    ] {
+        let err = Session::new(programs.clone(), backend, T)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("tape entry `big` is listed at position 0 with slot 1"),
+            "{err}"
+        );
+    }
+
+    // A taped state that a program over all steps writes: its row labels
+    // would overlap the entry's rows that program reads.
+    let step = {
+        let mut g = Graph::new();
+        let w = g.arg(ArgKind::Param, 0, "w", Shape::from([N]));
+        let s = g.arg(ArgKind::State, 0, "s", Shape::from([B, N]));
+        let x = g.arg(ArgKind::Input, 0, "x", Shape::from([B, N]));
+        let target = g.arg(ArgKind::Target, 0, "y", Shape::from([B, N]));
+        let y = g.mul(s, w).unwrap();
+        let err = g.sub(y, target).unwrap();
+        let sq = g.mul(err, err).unwrap();
+        let loss = g.mean_all(sq);
+        let s_next = g.add(s, x).unwrap();
+        g.output(OutKind::State, 0, "s", s_next);
+        g.output(OutKind::Prediction, 0, "y", y);
+        g.output(OutKind::Loss, 0, "loss", loss);
+        StepProgram {
+            step: g,
+            param_loss: Graph::new(),
+            params: vec![slot(0, "w", &[N])],
+            states: vec![slot(0, "s", &[B, N])],
+            input: Shape::from([B, N]),
+            target: Shape::from([B, N]),
+            fixed: Vec::new(),
+        }
+    };
+    let batched = batch_over_time(compile_training(&step).unwrap(), T).unwrap();
+    assert_eq!(batched.taped_states.len(), 1, "{:?}", batched.taped_states);
+    assert!(Session::new(batched.clone(), &Interpreter, T).is_ok());
+    let entry = batched.taped_states[0].entry;
+    let mut bad = batched.clone();
+    let mut epilogue = Graph::new();
+    let rows = epilogue.arg(ArgKind::Tape, entry, "s", Shape::from([T * B, N]));
+    let first = epilogue.reshape(rows, &Shape::from([T, B * N])).unwrap();
+    let total = epilogue.reduce_sum(first, 0).unwrap();
+    let state = epilogue.reshape(total, &Shape::from([B, N])).unwrap();
+    epilogue.output(OutKind::State, 0, "s", state);
+    bad.epilogue = epilogue;
+    let err = Session::new(bad, &Interpreter, T)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("only the forward step may read or write the state"),
+        "{err}"
+    );
+
+    // A network input too large to hold, which no per-step program reads
+    // once time-batched: refused before its buffer is allocated.
+    let mut huge = batched;
+    huge.input = Shape::from([1, 1 << 28]);
+    let err = Session::new(huge, &Interpreter, 1 << 20)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("the network input over 1048576 timesteps"),
+        "{err}"
+    );
+}

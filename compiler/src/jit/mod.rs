@@ -75,9 +75,12 @@ pub struct JitOptions {
     /// Use the host's `roundps` for floor when it has SSE4.1; when false (or
     /// without SSE4.1), a portable add-magic-number sequence.
     pub native_floor: bool,
-    /// Matmuls with at most this many multiply-adds (m*k*n) are emitted as
+    /// Matmuls with at most this many multiply-adds (m*k*n), and at most
+    /// this many operand and result elements each, are emitted as
     /// straight-line code in the interpreter's order (exact) instead of
     /// calling a matmul routine, whose call costs more than such a product.
+    /// (The element counts bound the code of empty products: `k = 0`
+    /// still stores `m*n` zeros.)
     pub inline_matmul: usize,
     /// Compute every matrix product in the interpreter's summation order
     /// (row loops, no FMA), bit-identical to the interpreter. Off by

@@ -136,7 +136,7 @@ pub(crate) fn schedule(graph: &Graph) -> Result<Schedule, CompileError> {
         s.place(v);
     }
     s.merge_loops();
-    Ok(s.finish(&live))
+    s.finish(&live)
 }
 
 struct Scheduler<'g> {
@@ -475,7 +475,7 @@ impl Scheduler<'_> {
 
     // ----- homes, stores and order -------------------------------------------------
 
-    fn finish(mut self, live: &[Value]) -> Schedule {
+    fn finish(mut self, live: &[Value]) -> Result<Schedule, CompileError> {
         let graph = self.graph;
         let n = graph.len();
         let mut users: Vec<Vec<Value>> = vec![Vec::new(); n];
@@ -593,14 +593,14 @@ impl Scheduler<'_> {
             self.loop_mut(group).stores.push(store);
         }
 
-        let order = self.topological_order();
-        Schedule {
+        let order = self.topological_order()?;
+        Ok(Schedule {
             producers: self.producers,
             homes,
             steps: self.steps,
             order,
             scratch_len,
-        }
+        })
     }
 
     /// The buffer a reshape computed inline (it only adds or drops axes of
@@ -639,7 +639,7 @@ impl Scheduler<'_> {
 
     /// Live steps ordered so that every step follows those it reads; among
     /// ready steps, the earliest created goes first.
-    fn topological_order(&self) -> Vec<StepId> {
+    fn topological_order(&self) -> Result<Vec<StepId>, CompileError> {
         let live: Vec<StepId> = (0..self.steps.len())
             .filter(|&s| !self.steps[s].merged)
             .collect();
@@ -655,11 +655,18 @@ impl Scheduler<'_> {
                     done[s] = true;
                     order.push(s);
                 }
-                // Unreachable: placement and merging keep the graph acyclic.
-                None => break,
+                // Placement and merging keep the steps acyclic; a cycle
+                // would leave steps unordered, so it is refused, not run.
+                None => {
+                    return Err(CompileError::Codegen(format!(
+                        "the schedule's steps form a cycle ({} of {} ordered)",
+                        order.len(),
+                        live.len()
+                    )))
+                }
             }
         }
-        order
+        Ok(order)
     }
 }
 

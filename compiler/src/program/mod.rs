@@ -191,6 +191,12 @@ impl TrainingPrograms {
             .any(|g| reads(g, ArgKind::State, state))
     }
 
+    /// Whether a program other than the forward step writes state `state`.
+    pub fn state_written_outside_forward(&self, state: usize) -> bool {
+        self.programs_other_than(&self.forward)
+            .any(|g| writes(g, OutKind::State, state))
+    }
+
     /// How state `state`'s adjoint is kept in a sequence, if it is.
     pub fn adjoint_sequence(&self, state: usize) -> Option<&AdjointSequence> {
         self.adjoint_sequences.iter().find(|a| a.state == state)

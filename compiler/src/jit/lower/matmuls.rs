@@ -68,7 +68,15 @@ pub(crate) fn describe(
         lhs_dims[1]
     };
     let work = m.saturating_mul(k).saturating_mul(n);
-    let dense = if work <= options.inline_matmul {
+    // Straight-line code loads both operands and stores the result whole.
+    let elements = [
+        m.saturating_mul(k),
+        k.saturating_mul(n),
+        m.saturating_mul(n),
+    ];
+    let small =
+        work <= options.inline_matmul && elements.iter().all(|&e| e <= options.inline_matmul);
+    let dense = if small {
         DenseMethod::Inline
     } else if options.exact_matmul {
         DenseMethod::Exact
