@@ -483,6 +483,42 @@ fn broadcast_and_reshape_chains_collapse() {
 }
 
 #[test]
+fn elementwise_ops_move_inside_broadcasts() {
+    // A per-neuron value broadcast to the batch, then combined with a
+    // constant, another broadcast of its shape, or transformed: each is
+    // computed per neuron and broadcast after, with the same bits.
+    let mut g = Graph::new();
+    let th = g.arg(ArgKind::Param, 0, "threshold", Shape::from([3]));
+    let tau = g.arg(ArgKind::Param, 1, "tau", Shape::from([3]));
+    let v = g.arg(ArgKind::Input, 0, "v", Shape::from([4, 3]));
+    let batch = Shape::from([4, 3]);
+    let th_b = g.broadcast_to(th, &batch).unwrap();
+    let tau_b = g.broadcast_to(tau, &batch).unwrap();
+    let half = g.constant(0.5, batch.clone());
+    let window = g.sub(th_b, half).unwrap();
+    let ratio = g.div(th_b, tau_b).unwrap();
+    let e = g.exp(tau_b);
+    let above = g.compare(CompareOp::Ge, half, th_b).unwrap();
+    // With a value that is not a broadcast, nothing moves.
+    let mixed = g.mul(th_b, v).unwrap();
+    for (i, value) in [window, ratio, e, above, mixed].into_iter().enumerate() {
+        g.output(OutKind::Record, i, "r", value);
+    }
+    let simple = simplified(&g);
+    for i in 0..4 {
+        let rhs = output_rhs(&simple, i);
+        assert!(
+            rhs.starts_with("broadcast %"),
+            "output {i}: {rhs}\n{simple}"
+        );
+        let inner = simple.node(simple.outputs()[i].value).op.operands()[0];
+        assert_eq!(simple.shape(inner), &Shape::from([3]), "{simple}");
+    }
+    assert!(output_rhs(&simple, 4).starts_with("mul %"), "{simple}");
+    assert_bit_identical(&g, &simple);
+}
+
+#[test]
 fn reduce_sum_over_a_length_one_axis_is_a_reshape() {
     let mut g = Graph::new();
     let x = g.arg(ArgKind::Input, 0, "x", Shape::from([2, 1, 3]));

@@ -26,6 +26,13 @@
 //!   `-0.0`, and `-0.0 + x` is `x`)
 //! - `stop_gradient x` → `x` (the simplifier runs after autodiff)
 //! - `transpose (transpose x)` → `x`
+//! - elementwise ops move inside broadcasts, when no other identity
+//!   applies: `f (broadcast x)` → `broadcast (f x)`, and the same for a
+//!   binary op or comparison of two broadcasts of one shape, or of a
+//!   broadcast and a constant. Each element is computed from the same
+//!   operands as before, once per distinct element instead of once per
+//!   copy (so a per-neuron window `threshold - 0.5` stays per-neuron
+//!   instead of batch-sized).
 //!
 //! Deliberately not applied, because they are inexact: `x * 0` → `0`
 //! (`inf * 0` and `NaN * 0` are NaN), `x - x` → `0`, matmul with a zero
@@ -43,9 +50,15 @@ use crate::ir::{BinaryOp, Op, Shape, UnaryOp, Value};
 pub(super) fn rewrite(b: &mut Rebuilder, op: &Op, shape: &Shape) -> Option<Value> {
     match *op {
         Op::Constant(_) | Op::Arg(_) => None,
-        Op::Unary(u, a) => unary(b, u, a, shape),
-        Op::Binary(o, x, y) => binary(b, o, x, y, shape),
-        Op::Compare(..) => None,
+        Op::Unary(u, a) => unary(b, u, a, shape).or_else(|| {
+            let inner = broadcast_operand(b, a)?;
+            let small = b.graph().shape(inner).clone();
+            let f = b.emit(Op::Unary(u, inner), small);
+            Some(b.emit(Op::Broadcast(f), shape.clone()))
+        }),
+        Op::Binary(o, x, y) => binary(b, o, x, y, shape)
+            .or_else(|| through_broadcasts(b, |p, q| Op::Binary(o, p, q), x, y, shape)),
+        Op::Compare(c, x, y) => through_broadcasts(b, |p, q| Op::Compare(c, p, q), x, y, shape),
         Op::Select {
             cond,
             on_true,
@@ -58,6 +71,41 @@ pub(super) fn rewrite(b: &mut Rebuilder, op: &Op, shape: &Shape) -> Option<Value
         Op::StopGradient(a) => Some(a),
         Op::Transpose(a) => transpose(b, a),
     }
+}
+
+/// The operand of `v` when `v` is a broadcast.
+fn broadcast_operand(b: &Rebuilder, v: Value) -> Option<Value> {
+    match *b.graph().op(v) {
+        Op::Broadcast(inner) => Some(inner),
+        _ => None,
+    }
+}
+
+/// `f(broadcast x, broadcast y)` → `broadcast f(x, y)` when `x` and `y`
+/// have one shape, and `f(broadcast x, c)` → `broadcast f(x, c)` (either
+/// side) for a constant `c`.
+fn through_broadcasts(
+    b: &mut Rebuilder,
+    f: impl Fn(Value, Value) -> Op,
+    x: Value,
+    y: Value,
+    shape: &Shape,
+) -> Option<Value> {
+    let small = |b: &Rebuilder, v: Value| b.graph().shape(v).clone();
+    let (x_small, y_small) = match (broadcast_operand(b, x), broadcast_operand(b, y)) {
+        (Some(px), Some(py)) if small(b, px) == small(b, py) => (px, py),
+        (Some(px), None) => {
+            let c = b.graph().constant_value(y)?;
+            (px, b.constant(c, small(b, px)))
+        }
+        (None, Some(py)) => {
+            let c = b.graph().constant_value(x)?;
+            (b.constant(c, small(b, py)), py)
+        }
+        _ => return None,
+    };
+    let inner = b.emit(f(x_small, y_small), small(b, x_small));
+    Some(b.emit(Op::Broadcast(inner), shape.clone()))
 }
 
 /// `transpose(transpose(x)) = x`.
