@@ -327,4 +327,15 @@ fn clip_ranges_come_from_uniform_bounds() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("bias"), "{err}");
+    // A range no value fits would clip every value to one end.
+    let (lb, ub) = make_bounds(&net.parameters());
+    let lb = set_matching(&lb, &net.parameters_of(&["taus"]), Bound::from(0.9)).unwrap();
+    let ub = set_matching(&ub, &net.parameters_of(&["taus"]), Bound::from(0.1)).unwrap();
+    let err = clip_ranges(&net.parameters(), &lb, &ub)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("into [0.9, 0.1]: expected lower <= upper"),
+        "{err}"
+    );
 }

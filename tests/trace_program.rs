@@ -356,6 +356,72 @@ impl Module for Truncating {
     }
 }
 
+/// Modules that misuse the step context: `Foreign` returns a value built
+/// in a graph of its own, `Twice` sets its state twice in one step.
+#[derive(Debug)]
+struct Misbehaving {
+    twice: bool,
+    attributes: Vec<Attribute>,
+}
+
+impl Module for Misbehaving {
+    fn class_name(&self) -> &str {
+        if self.twice {
+            "Twice"
+        } else {
+            "Foreign"
+        }
+    }
+    fn shape(&self) -> (usize, usize) {
+        (3, 3)
+    }
+    fn attributes(&self) -> &[Attribute] {
+        &self.attributes
+    }
+    fn attributes_mut(&mut self) -> &mut [Attribute] {
+        &mut self.attributes
+    }
+    fn step(&self, ctx: &mut StepContext<'_>, input: Value) -> Result<Value, ModuleError> {
+        if !self.twice {
+            let mut own = Graph::new();
+            // Distinct constants (the builder merges equal ones).
+            for i in 0..1000 {
+                own.scalar(i as f32);
+            }
+            return Ok(own.scalar(-1.0));
+        }
+        let h = ctx.state("h")?;
+        let once = ctx.build(|g| g.add(h, input))?;
+        ctx.set_state("h", once)?;
+        let again = ctx.build(|g| g.add(once, input))?;
+        ctx.set_state("h", again)?;
+        Ok(again)
+    }
+}
+
+#[test]
+fn misused_step_contexts_are_errors_naming_the_module() {
+    let mut rng = StdRng::seed_from_u64(2);
+    for (twice, expected) in [
+        (
+            false,
+            "1_Foreign: the value its step returned is %1000, not a value of the traced graph",
+        ),
+        (true, "1_Twice: state `h` is set twice in one step"),
+    ] {
+        let module = Misbehaving {
+            twice,
+            attributes: vec![Attribute::state("h", Tensor::zeros([3]))],
+        };
+        let net =
+            Sequential::new(vec![Linear::new(2, 3, &mut rng).boxed(), Box::new(module)]).unwrap();
+        let err = trace(&net, &TraceOptions::new(4, 5))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(expected), "{err}");
+    }
+}
+
 #[test]
 fn tracing_errors_name_the_module_and_shapes() {
     let mut rng = StdRng::seed_from_u64(2);

@@ -104,7 +104,15 @@ fn a_non_finite_loss_names_the_step() {
     let mut t = trainer(BackendKind::Jit, 1);
     t.step().unwrap();
     let path = Path::parse("1_LIF/bias");
-    t.set_param(&path, &[f32::NAN; 8]).unwrap();
+    // A non-finite parameter is refused where it is set, named.
+    let err = t.set_param(&path, &[f32::NAN; 8]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("parameter `1_LIF/bias` (element 0) is NaN"),
+        "{err}"
+    );
+    // A finite one that overflows in the step stops it, naming the step.
+    t.set_param(&path, &[f32::MAX; 8]).unwrap();
     let err = t.step().unwrap_err();
     assert!(
         matches!(err, TrainError::NonFinite { step: 2, .. }),
@@ -166,26 +174,58 @@ fn per_element_bounds_are_compiled_into_the_penalty() {
 }
 
 #[test]
-fn empty_layers_compile_on_both_backends() {
-    // Zero neurons: every per-neuron value is empty, and the JIT's empty
-    // scratch values share an offset with the values after them.
+fn layers_of_zero_neurons_are_refused_naming_the_module() {
+    // Their mean loss would be 0/0. (The JIT's handling of empty values is
+    // tested on hand-built programs in runtime/tests/session.rs.)
     let mut rng = StdRng::seed_from_u64(1);
     let nets = [Lif::with_synapses(0, 3), Lif::new(0).recurrent(&mut rng)];
     for net in nets {
-        let outcome = |backend| {
-            let run = TrainerOptions {
-                backend,
-                ..TrainerOptions::default()
-            };
-            let options = TraceOptions::new(2, 3);
-            let mut t = Trainer::new(&net, &options, Box::new(Adam::new(1e-3)), None, &run)
-                .map_err(|e| e.to_string())?;
-            t.set_data(&[], &[]).map_err(|e| e.to_string())?;
-            t.step().map(|l| l.total()).map_err(|e| e.to_string())
-        };
-        let (jit, interp) = (outcome(BackendKind::Jit), outcome(BackendKind::Interp));
-        // The mean over no outputs is 0/0: both stop on a non-finite loss.
-        assert_eq!(jit, interp);
-        assert!(jit.clone().unwrap_err().contains("not finite"), "{jit:?}");
+        let options = TraceOptions::new(2, 3);
+        let run = TrainerOptions::default();
+        let err = Trainer::new(&net, &options, Box::new(Adam::new(1e-3)), None, &run)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("expected positive sizes"), "{err}");
     }
+}
+
+#[test]
+fn data_is_checked_when_set_and_required_before_a_step() {
+    let net = network();
+    let options = TraceOptions::new(B, T);
+    let run = TrainerOptions {
+        threads: 2,
+        ..TrainerOptions::default()
+    };
+    let mut t = Trainer::new(&net, &options, Box::new(Adam::new(1e-2)), None, &run).unwrap();
+    assert!(matches!(t.step(), Err(TrainError::NoData)), "no data yet");
+    assert!(matches!(t.evaluate(), Err(TrainError::NoData)));
+    let (mut x, y) = data();
+    // Lengths are reported for the whole batch, whatever the threads.
+    let err = t.set_data(&x[1..], &y).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "inputs: expected {} values (B, T, n) = ({B}, {T}, 3), got {}",
+            B * T * 3,
+            B * T * 3 - 1
+        )),
+        "{err}"
+    );
+    x[T * 3 + 5] = f32::NAN;
+    let err = t.set_data(&x, &y).unwrap_err().to_string();
+    assert!(
+        err.contains("inputs at (sample 1, step 1, channel 2) is NaN"),
+        "{err}"
+    );
+    assert!(
+        matches!(t.step(), Err(TrainError::NoData)),
+        "refused data is not set"
+    );
+    let (x, y) = data();
+    t.set_data(&x, &y).unwrap();
+    t.step().unwrap();
+    let err = t.set_params(&[]).unwrap_err().to_string();
+    let count = t.param_slots().len();
+    assert!(err.contains(&format!("{count} parameters, got 0")), "{err}");
 }

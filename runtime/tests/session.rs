@@ -963,3 +963,55 @@ fn programs_the_runtime_cannot_hold_safely_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn programs_over_empty_values_run_alike_on_both_backends() {
+    // Zero neurons (the front end refuses such layers, the runtime and the
+    // JIT must still handle empty values): every per-neuron value is
+    // empty, and the JIT's empty scratch values share an offset with the
+    // values after them. The mean over no outputs is 0/0 on both.
+    let mut g = Graph::new();
+    let w = g.arg(ArgKind::Param, 0, "w", Shape::from([N, 0]));
+    let a = g.arg(ArgKind::Param, 1, "a", Shape::from([0]));
+    let h = g.arg(ArgKind::State, 0, "h", Shape::from([B, 0]));
+    let x = g.arg(ArgKind::Input, 0, "x", Shape::from([B, N]));
+    let target = g.arg(ArgKind::Target, 0, "y", Shape::from([B, 0]));
+    let a_b = g.broadcast_to(a, &Shape::from([B, 0])).unwrap();
+    let leak = g.mul(h, a_b).unwrap();
+    let drive = g.matmul(x, w).unwrap();
+    let h_next = g.add(leak, drive).unwrap();
+    let err = g.sub(h_next, target).unwrap();
+    let sq = g.mul(err, err).unwrap();
+    let loss = g.mean_all(sq);
+    g.output(OutKind::State, 0, "h", h_next);
+    g.output(OutKind::Prediction, 0, "y", h_next);
+    g.output(OutKind::Loss, 0, "loss", loss);
+    let step = StepProgram {
+        step: g,
+        param_loss: Graph::new(),
+        params: vec![slot(0, "w", &[N, 0]), slot(1, "a", &[0])],
+        states: vec![slot(0, "h", &[B, 0])],
+        input: Shape::from([B, N]),
+        target: Shape::from([B, 0]),
+        fixed: Vec::new(),
+    };
+    let jit = neurojit_compiler::jit::Jit::new();
+    let plain = compile_training(&step).unwrap();
+    for programs in [plain.clone(), batch_over_time(plain, T).unwrap()] {
+        let losses: Vec<f32> = [
+            &Interpreter as &dyn neurojit_compiler::kernel::Backend,
+            &jit,
+        ]
+        .into_iter()
+        .map(|backend| {
+            let mut s = Session::new(programs.clone(), backend, T).unwrap();
+            s.set_data(&pseudo_random(B * T * N, 5), &[]).unwrap();
+            let loss = s.forward().unwrap().total();
+            s.backward().unwrap();
+            assert!(s.grads().iter().all(|g| g.is_empty()));
+            loss
+        })
+        .collect();
+        assert!(losses.iter().all(|l| l.is_nan()), "{losses:?}");
+    }
+}

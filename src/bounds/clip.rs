@@ -46,9 +46,18 @@ pub fn clip_ranges(
                     context: "clipping",
                 })
         };
+        let (lo, hi) = (get("lower", lower)?, get("upper", upper)?);
+        // Otherwise every value would be clipped to one end; NaN is refused too.
+        if lo.partial_cmp(&hi).is_none_or(|o| o.is_gt()) {
+            return Err(BoundsError::EmptyRange {
+                path,
+                lower: lo,
+                upper: hi,
+            });
+        }
         ranges.push(ClipRange {
-            lower: get("lower", lower)?,
-            upper: get("upper", upper)?,
+            lower: lo,
+            upper: hi,
         });
     }
     Ok(ranges)

@@ -109,6 +109,8 @@ pub enum BoundsError {
         path: Path,
         context: &'static str,
     },
+    #[error("clipping `{path}` into [{lower}, {upper}]: expected lower <= upper")]
+    EmptyRange { path: Path, lower: f32, upper: f32 },
     #[error("building the bounds graph: {0}")]
     Graph(#[from] GraphError),
 }

@@ -232,6 +232,19 @@ impl<'g> StepContext<'g> {
 
     /// Gives the current module's state `name` its value at step end.
     pub fn set_state(&mut self, name: &str, value: Value) -> Result<(), ModuleError> {
+        let state = self.path().child(name);
+        self.check_traced(value, &state, "its next value")?;
+        if self.after.contains_key(&state) {
+            // The second write would replace the first, and the second call
+            // would have read the state from the step's start.
+            return Err(ModuleError::Config {
+                module: self.path().clone(),
+                message: format!(
+                    "state `{name}` is set twice in one step: a module with state can be called \
+                     once per step (use one instance per call)"
+                ),
+            });
+        }
         let expected = self.state_shape(name)?;
         let got = self.graph.shape(value).clone();
         if got != expected {
@@ -284,6 +297,7 @@ impl<'g> StepContext<'g> {
     /// input and output shapes, and records its output when asked.
     pub fn call(&mut self, sub: &Submodule, input: Value) -> Result<Value, ModuleError> {
         let path = self.path().child(&sub.name);
+        self.check_traced(input, &path, "its input")?;
         let output = self.enter_and_step(path.clone(), sub.module.as_ref(), input)?;
         if self.record.layer_outputs {
             self.records.push(Record {
@@ -302,6 +316,12 @@ impl<'g> StepContext<'g> {
         input: Value,
     ) -> Result<Value, ModuleError> {
         let (n_in, n_out) = module.shape();
+        if n_in == 0 || n_out == 0 {
+            return Err(ModuleError::Config {
+                module: path,
+                message: format!("shape ({n_in}, {n_out}): expected positive sizes"),
+            });
+        }
         let expected = Shape::from([self.batch, n_in]);
         let got = self.graph.shape(input).clone();
         if got != expected {
@@ -318,6 +338,7 @@ impl<'g> StepContext<'g> {
         let result = module.step(self, input);
         self.frames.pop();
         let output = result?;
+        self.check_traced(output, &path, "the value its step returned")?;
         let expected = Shape::from([self.batch, n_out]);
         let got = self.graph.shape(output).clone();
         if got != expected {
@@ -328,6 +349,24 @@ impl<'g> StepContext<'g> {
             });
         }
         Ok(output)
+    }
+
+    /// Refuses a value that is not a node of the graph being traced (one
+    /// made with a graph of the module's own, say), which would otherwise
+    /// index past the graph or name an unrelated node.
+    fn check_traced(&self, value: Value, module: &Path, what: &str) -> Result<(), ModuleError> {
+        if value.index() < self.graph.len() {
+            return Ok(());
+        }
+        Err(ModuleError::Config {
+            module: module.clone(),
+            message: format!(
+                "{what} is %{}, not a value of the traced graph (of {} nodes): expected a value \
+                 from the step's input, `StepContext::param`, `state` or `build`",
+                value.index(),
+                self.graph.len()
+            ),
+        })
     }
 
     /// The batched shape of the current module's state `name`.

@@ -62,6 +62,33 @@ pub enum TrainError {
         expected: usize,
         got: usize,
     },
+    #[error("parameter `{path}` (element {index}) is {value}: expected a finite number")]
+    NonFiniteParam {
+        path: String,
+        index: usize,
+        value: f32,
+    },
+    #[error("{what}: expected {expected} values {layout}, got {got}")]
+    DataLength {
+        what: &'static str,
+        expected: usize,
+        layout: String,
+        got: usize,
+    },
+    #[error("{what} at (sample {sample}, step {step}, channel {channel}) is {value}: expected a finite number")]
+    NonFiniteData {
+        what: &'static str,
+        sample: usize,
+        step: usize,
+        channel: usize,
+        value: f32,
+    },
+    #[error("no data to run on: call `set_data` before `step` or `evaluate`")]
+    NoData,
+    #[error(
+        "{expected} parameters, got {got} (`set_params` replaces every parameter, in slot order)"
+    )]
+    ParamCount { expected: usize, got: usize },
 }
 
 pub struct Trainer {
@@ -73,6 +100,7 @@ pub struct Trainer {
     check_finite: bool,
     batch: usize,
     steps: usize,
+    has_data: bool,
     compile_seconds: f64,
 }
 
@@ -113,6 +141,7 @@ impl Trainer {
                     what: e.to_string(),
                 })
             })?;
+            check_finite_param(path, tensor.data())?;
             session.set_param(slot, tensor.data())?;
         }
         Ok(Trainer {
@@ -124,6 +153,7 @@ impl Trainer {
             check_finite: run.check_finite,
             batch: options.batch,
             steps: options.timesteps,
+            has_data: false,
             compile_seconds: started.elapsed().as_secs_f64(),
         })
     }
@@ -194,13 +224,22 @@ impl Trainer {
                 got: values.len(),
             });
         }
+        check_finite_param(path, values)?;
         self.session.set_param(slot, values)?;
         Ok(())
     }
 
     /// Replaces every parameter, in slot order.
     pub fn set_params(&mut self, params: &[Vec<f32>]) -> Result<(), TrainError> {
+        let expected = self.param_slots().len();
+        if params.len() != expected {
+            return Err(TrainError::ParamCount {
+                expected,
+                got: params.len(),
+            });
+        }
         for (slot, values) in params.iter().enumerate() {
+            check_finite_param(&self.traced.param_paths[slot], values)?;
             self.session.set_param(slot, values)?;
         }
         Ok(())
@@ -227,7 +266,37 @@ impl Trainer {
     /// Sets the training data, batch-major: inputs `(B, T, n_in)`, targets
     /// `(B, T, n_out)`.
     pub fn set_data(&mut self, inputs: &[f32], targets: &[f32]) -> Result<(), TrainError> {
-        Ok(self.session.set_data(inputs, targets)?)
+        let program = &self.traced.program;
+        for (what, data, shape) in [
+            ("inputs", inputs, &program.input),
+            ("targets", targets, &program.target),
+        ] {
+            // Per sample and step: the shard's step shape over its batch.
+            let shard_batch = shape.dims().first().copied().unwrap_or(1).max(1);
+            let channels = shape.numel() / shard_batch;
+            let expected = self.batch * self.steps * channels;
+            if data.len() != expected {
+                return Err(TrainError::DataLength {
+                    what,
+                    expected,
+                    layout: format!("(B, T, n) = ({}, {}, {channels})", self.batch, self.steps),
+                    got: data.len(),
+                });
+            }
+            if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+                let per_sample = self.steps * channels.max(1);
+                return Err(TrainError::NonFiniteData {
+                    what,
+                    sample: i / per_sample,
+                    step: i % per_sample / channels.max(1),
+                    channel: i % channels.max(1),
+                    value: data[i],
+                });
+            }
+        }
+        self.session.set_data(inputs, targets)?;
+        self.has_data = true;
+        Ok(())
     }
 
     /// Draws fresh noise for every noisy LIF layer. The noise of a step
@@ -251,6 +320,9 @@ impl Trainer {
 
     /// The loss at the current parameters, without updating them.
     pub fn evaluate(&mut self) -> Result<LossParts, TrainError> {
+        if !self.has_data {
+            return Err(TrainError::NoData);
+        }
         self.refresh_noise()?;
         Ok(self.session.forward()?)
     }
@@ -258,6 +330,9 @@ impl Trainer {
     /// One training step: forward, backward through time, optimiser update.
     /// Returns the loss before the update.
     pub fn step(&mut self) -> Result<LossParts, TrainError> {
+        if !self.has_data {
+            return Err(TrainError::NoData);
+        }
         let step = self.update.steps_taken() + 1;
         self.refresh_noise()?;
         let loss = self.session.forward_backward()?;
@@ -307,4 +382,18 @@ fn first_non_finite(buffers: &[Vec<f32>]) -> Option<usize> {
     buffers
         .iter()
         .position(|b| b.iter().any(|x| !x.is_finite()))
+}
+
+/// Refuses a parameter value that is NaN or infinite: the first step would
+/// report it as some gradient's non-finite value, often another
+/// parameter's.
+fn check_finite_param(path: &Path, values: &[f32]) -> Result<(), TrainError> {
+    match values.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(TrainError::NonFiniteParam {
+            path: path.joined(),
+            index,
+            value: values[index],
+        }),
+        None => Ok(()),
+    }
 }
