@@ -328,49 +328,25 @@ fn lif_matches_an_independent_implementation() {
     assert!(all.iter().all(|&s| s < 100.0), "runaway activity: {all:?}");
 }
 
-/// A module whose step returns the wrong width.
-#[derive(Debug)]
-struct Truncating {
-    attributes: Vec<Attribute>,
-}
-
-impl Module for Truncating {
-    fn class_name(&self) -> &str {
-        "Truncating"
-    }
-    fn shape(&self) -> (usize, usize) {
-        (3, 3)
-    }
-    fn attributes(&self) -> &[Attribute] {
-        &self.attributes
-    }
-    fn attributes_mut(&mut self) -> &mut [Attribute] {
-        &mut self.attributes
-    }
-    fn step(&self, ctx: &mut StepContext<'_>, input: Value) -> Result<Value, ModuleError> {
-        let b = ctx.batch();
-        ctx.build(|g| {
-            let summed = g.reduce_sum(input, 1)?;
-            g.reshape(summed, &[b, 1].into())
-        })
-    }
-}
-
-/// Modules that misuse the step context: `Foreign` returns a value built
-/// in a graph of its own, `Twice` sets its state twice in one step.
+/// Modules that misuse the step context: `Truncating` returns the wrong
+/// width, `Foreign` a value built in a graph of its own, and `Twice` sets
+/// its state twice in one step.
 #[derive(Debug)]
 struct Misbehaving {
-    twice: bool,
+    class: &'static str,
     attributes: Vec<Attribute>,
+}
+
+impl Misbehaving {
+    fn new(class: &'static str) -> Misbehaving {
+        let attributes = vec![Attribute::state("h", Tensor::zeros([3]))];
+        Misbehaving { class, attributes }
+    }
 }
 
 impl Module for Misbehaving {
     fn class_name(&self) -> &str {
-        if self.twice {
-            "Twice"
-        } else {
-            "Foreign"
-        }
+        self.class
     }
     fn shape(&self) -> (usize, usize) {
         (3, 3)
@@ -382,37 +358,45 @@ impl Module for Misbehaving {
         &mut self.attributes
     }
     fn step(&self, ctx: &mut StepContext<'_>, input: Value) -> Result<Value, ModuleError> {
-        if !self.twice {
-            let mut own = Graph::new();
-            // Distinct constants (the builder merges equal ones).
-            for i in 0..1000 {
-                own.scalar(i as f32);
+        match self.class {
+            "Truncating" => {
+                let b = ctx.batch();
+                ctx.build(|g| {
+                    let summed = g.reduce_sum(input, 1)?;
+                    g.reshape(summed, &[b, 1].into())
+                })
             }
-            return Ok(own.scalar(-1.0));
+            "Foreign" => {
+                let mut own = Graph::new();
+                // Distinct constants (the builder merges equal ones).
+                for i in 0..1000 {
+                    own.scalar(i as f32);
+                }
+                Ok(own.scalar(-1.0))
+            }
+            _ => {
+                let h = ctx.state("h")?;
+                let once = ctx.build(|g| g.add(h, input))?;
+                ctx.set_state("h", once)?;
+                let again = ctx.build(|g| g.add(once, input))?;
+                ctx.set_state("h", again)?;
+                Ok(again)
+            }
         }
-        let h = ctx.state("h")?;
-        let once = ctx.build(|g| g.add(h, input))?;
-        ctx.set_state("h", once)?;
-        let again = ctx.build(|g| g.add(once, input))?;
-        ctx.set_state("h", again)?;
-        Ok(again)
     }
 }
 
 #[test]
 fn misused_step_contexts_are_errors_naming_the_module() {
     let mut rng = StdRng::seed_from_u64(2);
-    for (twice, expected) in [
+    for (class, expected) in [
         (
-            false,
+            "Foreign",
             "1_Foreign: the value its step returned is %1000, not a value of the traced graph",
         ),
-        (true, "1_Twice: state `h` is set twice in one step"),
+        ("Twice", "1_Twice: state `h` is set twice in one step"),
     ] {
-        let module = Misbehaving {
-            twice,
-            attributes: vec![Attribute::state("h", Tensor::zeros([3]))],
-        };
+        let module = Misbehaving::new(class);
         let net =
             Sequential::new(vec![Linear::new(2, 3, &mut rng).boxed(), Box::new(module)]).unwrap();
         let err = trace(&net, &TraceOptions::new(4, 5))
@@ -427,7 +411,7 @@ fn tracing_errors_name_the_module_and_shapes() {
     let mut rng = StdRng::seed_from_u64(2);
     let net = Sequential::new(vec![
         Linear::new(2, 3, &mut rng).boxed(),
-        Box::new(Truncating { attributes: vec![] }),
+        Box::new(Misbehaving::new("Truncating")),
     ])
     .unwrap();
     let err = trace(&net, &TraceOptions::new(4, 5)).unwrap_err();
