@@ -404,6 +404,33 @@ fn misused_step_contexts_are_errors_naming_the_module() {
             .to_string();
         assert!(err.starts_with(expected), "{err}");
     }
+    // Names are parameter-tree keys: no `/`, none empty, none repeated.
+    for (names, expected) in [
+        (
+            ["a/b", "c"],
+            "1_Twice: attribute `a/b`: expected a name without `/`",
+        ),
+        (
+            ["", "c"],
+            "1_Twice: attribute ``: expected a non-empty name",
+        ),
+        (
+            ["h", "h"],
+            "1_Twice: attribute `h`: another attribute of this module has this name",
+        ),
+    ] {
+        let mut module = Misbehaving::new("Twice");
+        module.attributes = names
+            .iter()
+            .map(|n| Attribute::parameter(n, "weights", Tensor::zeros([3])))
+            .collect();
+        let net =
+            Sequential::new(vec![Linear::new(2, 3, &mut rng).boxed(), Box::new(module)]).unwrap();
+        let err = trace(&net, &TraceOptions::new(4, 5))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(expected), "{err}");
+    }
 }
 
 #[test]

@@ -35,7 +35,7 @@ pub use linear::Linear;
 pub use module::{
     describe, simulation_scalar, Attribute, AttributeKind, Module, ParameterInfo, Submodule,
 };
-pub use naming::{auto_name, name_modules};
+pub use naming::{auto_name, check_names, name_modules};
 pub use residual::Residual;
 pub use sequential::Sequential;
 pub use size::check_matrix;

@@ -132,6 +132,7 @@ pub enum TraceError {
 /// Traces one timestep of `network` with its loss.
 pub fn trace(network: &dyn Module, options: &TraceOptions) -> Result<TracedNetwork, TraceError> {
     check_sizes(options.batch, options.timesteps)?;
+    crate::nn::check_names(network, &Path::root())?;
     let b = options.batch;
     let (n_in, n_out) = network.shape();
 

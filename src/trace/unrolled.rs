@@ -45,6 +45,7 @@ pub struct UnrolledNetwork {
 /// Unrolls `network` over `options.timesteps` steps.
 pub fn unroll(network: &dyn Module, options: &TraceOptions) -> Result<UnrolledNetwork, TraceError> {
     check_sizes(options.batch, options.timesteps)?;
+    crate::nn::check_names(network, &Path::root())?;
     let (b, steps) = (options.batch, options.timesteps);
     let (n_in, n_out) = network.shape();
     let mut g = Graph::new();
