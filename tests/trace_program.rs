@@ -366,13 +366,18 @@ impl Module for Misbehaving {
                     g.reshape(summed, &[b, 1].into())
                 })
             }
-            "Foreign" => {
+            "Foreign" | "ForeignRecord" => {
                 let mut own = Graph::new();
                 // Distinct constants (the builder merges equal ones).
                 for i in 0..1000 {
                     own.scalar(i as f32);
                 }
-                Ok(own.scalar(-1.0))
+                let foreign = own.scalar(-1.0);
+                if self.class == "Foreign" {
+                    return Ok(foreign);
+                }
+                ctx.record("x", foreign);
+                Ok(input)
             }
             _ => {
                 let h = ctx.state("h")?;
@@ -395,13 +400,18 @@ fn misused_step_contexts_are_errors_naming_the_module() {
             "1_Foreign: the value its step returned is %1000, not a value of the traced graph",
         ),
         ("Twice", "1_Twice: state `h` is set twice in one step"),
+        (
+            "ForeignRecord",
+            "1_ForeignRecord: record `x` is %1000, not a value of the traced graph",
+        ),
     ] {
         let module = Misbehaving::new(class);
         let net =
             Sequential::new(vec![Linear::new(2, 3, &mut rng).boxed(), Box::new(module)]).unwrap();
-        let err = trace(&net, &TraceOptions::new(4, 5))
-            .unwrap_err()
-            .to_string();
+        let mut options = TraceOptions::new(4, 5);
+        // Records are kept (and checked) when asked for.
+        options.record = RecordOptions::all();
+        let err = trace(&net, &options).unwrap_err().to_string();
         assert!(err.starts_with(expected), "{err}");
     }
     // Names are parameter-tree keys: no `/`, none empty, none repeated.

@@ -516,6 +516,30 @@ fn elementwise_ops_move_inside_broadcasts() {
     }
     assert!(output_rhs(&simple, 4).starts_with("mul %"), "{simple}");
     assert_bit_identical(&g, &simple);
+
+    // The rules that look for a negation or a comparison on an operand
+    // still see them: `x + neg (broadcast p)` subtracts, and a select of
+    // 1 and 0 on a comparison of broadcasts is that comparison.
+    let mut g = Graph::new();
+    let p = g.arg(ArgKind::Param, 0, "p", Shape::from([3]));
+    let v = g.arg(ArgKind::Input, 0, "v", Shape::from([4, 3]));
+    let p_b = g.broadcast_to(p, &batch).unwrap();
+    let minus = g.neg(p_b);
+    let sum = g.add(v, minus).unwrap();
+    let half = g.constant(0.5, batch.clone());
+    let above = g.compare(CompareOp::Ge, p_b, half).unwrap();
+    let one = g.constant(1.0, batch.clone());
+    let zero = g.constant(0.0, batch.clone());
+    let chosen = g.select(above, one, zero).unwrap();
+    g.output(OutKind::Record, 0, "sum", sum);
+    g.output(OutKind::Record, 1, "chosen", chosen);
+    let simple = simplified(&g);
+    assert!(output_rhs(&simple, 0).starts_with("sub %"), "{simple}");
+    assert!(
+        output_rhs(&simple, 1).starts_with("broadcast %"),
+        "{simple}"
+    );
+    assert_bit_identical(&g, &simple);
 }
 
 #[test]

@@ -30,17 +30,22 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
             args.path.display()
         );
     }
-    // The spec's comments name the file it is written to.
+    // The spec's comments name the file it is written to (unless its name
+    // would break out of a comment line).
     let name = args.path.display().to_string();
-    let text = TUTORIAL_SPEC
-        .replace(
-            "neurojit train spec.toml",
-            &format!("neurojit train {name}"),
-        )
-        .replace(
-            "neurojit params spec.toml",
-            &format!("neurojit params {name}"),
-        );
+    let text = if name.chars().any(char::is_control) {
+        TUTORIAL_SPEC.to_string()
+    } else {
+        TUTORIAL_SPEC
+            .replace(
+                "neurojit train spec.toml",
+                &format!("neurojit train {name}"),
+            )
+            .replace(
+                "neurojit params spec.toml",
+                &format!("neurojit params {name}"),
+            )
+    };
     std::fs::write(&args.path, text).with_context(|| format!("writing {}", args.path.display()))?;
     println!(
         "wrote {} — train it with `neurojit train {}`",

@@ -343,10 +343,18 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     // parameters cannot be simulated costs only the sample and its plots.
     match sample {
         Ok(sample) => run_dir.write_sample(&sample)?,
-        Err(error) => println!(
-            "warning: the trained network's response to the first sample is not recorded \
-             (no sample.json, raster or trace plots): {error}"
-        ),
+        Err(error) => {
+            // A resumed run's earlier sample would be plotted as this one's.
+            let stale = run_dir.sample_path();
+            if stale.exists() {
+                std::fs::remove_file(&stale)
+                    .with_context(|| format!("removing the earlier {}", stale.display()))?;
+            }
+            println!(
+                "warning: the trained network's response to the first sample is not recorded \
+                 (no sample.json, raster or trace plots): {error}"
+            )
+        }
     }
     if let Some(first) = first_task {
         println!(
@@ -436,8 +444,7 @@ fn time_constant_paths(network: &dyn neurojit::nn::Module) -> Vec<neurojit::tree
 
 /// The first trained time constant at or below zero (or not finite), as
 /// `path (element i) is x`. Rockpool trains on with one; the recorded
-/// sample and a resumed trace refuse it, so the user hears of it when it
-/// happens.
+/// sample's trace refuses it, so the user hears of it when it happens.
 fn non_positive_time_constant(trainer: &Trainer, paths: &[neurojit::tree::Path]) -> Option<String> {
     if paths.is_empty() {
         return None;

@@ -141,6 +141,11 @@ impl<'g> StepContext<'g> {
     /// Ends the step, checking that every state read was also given a new
     /// value.
     pub fn finish(self) -> Result<StepOutcome, ModuleError> {
+        // `record` returns nothing, so its values are checked here.
+        for r in &self.records {
+            let what = format!("record `{}`", r.name);
+            self.check_traced(r.value, &r.module, &what)?;
+        }
         let mut states = Vec::with_capacity(self.before.len());
         for (path, before) in self.before {
             let after = match self.after.get(&path) {
@@ -351,9 +356,10 @@ impl<'g> StepContext<'g> {
         Ok(output)
     }
 
-    /// Refuses a value that is not a node of the graph being traced (one
-    /// made with a graph of the module's own, say), which would otherwise
-    /// index past the graph or name an unrelated node.
+    /// Refuses a value that is no node of the graph being traced (one made
+    /// with a graph of the module's own, say), which would index past the
+    /// graph. (A foreign value whose index is in range cannot be told from
+    /// a node of this graph: values carry no graph identity.)
     fn check_traced(&self, value: Value, module: &Path, what: &str) -> Result<(), ModuleError> {
         if value.index() < self.graph.len() {
             return Ok(());

@@ -26,8 +26,9 @@
 //!   `-0.0`, and `-0.0 + x` is `x`)
 //! - `stop_gradient x` → `x` (the simplifier runs after autodiff)
 //! - `transpose (transpose x)` → `x`
-//! - elementwise ops move inside broadcasts, when no other identity
-//!   applies: `f (broadcast x)` → `broadcast (f x)`, and the same for a
+//! - elementwise ops but negation (which the rules above look for on an
+//!   operand) move inside broadcasts, when no other identity applies:
+//!   `f (broadcast x)` → `broadcast (f x)`, and the same for a
 //!   binary op or comparison of two broadcasts of one shape, or of a
 //!   broadcast and a constant. Each element is computed from the same
 //!   operands as before, once per distinct element instead of once per
@@ -51,6 +52,11 @@ pub(super) fn rewrite(b: &mut Rebuilder, op: &Op, shape: &Shape) -> Option<Value
     match *op {
         Op::Constant(_) | Op::Arg(_) => None,
         Op::Unary(u, a) => unary(b, u, a, shape).or_else(|| {
+            // A negation stays outside: the rules for `x + neg y`, `neg x *
+            // c` and the like look for it on the operand.
+            if u == UnaryOp::Neg {
+                return None;
+            }
             let inner = broadcast_operand(b, a)?;
             let small = b.graph().shape(inner).clone();
             let f = b.emit(Op::Unary(u, inner), small);
@@ -266,7 +272,9 @@ fn select(b: &mut Rebuilder, cond: Value, on_true: Value, on_false: Value) -> Op
     if on_true == on_false {
         return Some(on_true);
     }
-    let is_comparison = matches!(b.graph().op(cond), Op::Compare(..));
+    // A comparison is 0.0 or 1.0, broadcast or not.
+    let compared = broadcast_operand(b, cond).unwrap_or(cond);
+    let is_comparison = matches!(b.graph().op(compared), Op::Compare(..));
     if is_comparison && is(b, on_true, 1.0) && is(b, on_false, 0.0) {
         return Some(cond);
     }
