@@ -1,5 +1,6 @@
-//! Automatic sub-module names, as Rockpool gives them: `{index}_{class}`,
-//! numbered from 0 inside each container.
+//! Names in a module tree: the automatic sub-module names Rockpool gives,
+//! `{index}_{class}` numbered from 0 inside each container, and the check
+//! every attribute and sub-module name passes before tracing.
 
 use super::{Module, ModuleError, Submodule};
 
