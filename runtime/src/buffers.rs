@@ -23,7 +23,7 @@
 use crate::binding::{Sink, Source};
 use crate::RuntimeError;
 use neurojit_compiler::ir::{ArgKind, OutKind, Shape};
-use neurojit_compiler::program::{AdjointSequence, Slot, TapeLag, TapedState, TrainingPrograms};
+use neurojit_compiler::program::{AdjointSequence, Slot, TapeLag, TrainingPrograms};
 
 /// The most floats one buffer may hold (1 GiB). Sizes come from user
 /// files: beyond this, a session is refused with an error naming the
@@ -293,13 +293,7 @@ pub(crate) fn check_shared_rows(p: &TrainingPrograms) -> Result<(), RuntimeError
             Some("the entries must have the state's shape")
         } else if p.lag_led_by(lag.lagged).is_some() || p.lag_of(lag.leader).is_some() {
             Some("a lagged entry cannot lead another")
-        } else if p
-            .tape_lags
-            .iter()
-            .filter(|l| l.leader == lag.leader)
-            .count()
-            > 1
-        {
+        } else if listed_twice(&p.tape_lags, |l| l.leader == lag.leader) {
             Some("an entry can lead one lagged entry")
         } else {
             None
@@ -314,24 +308,21 @@ pub(crate) fn check_shared_rows(p: &TrainingPrograms) -> Result<(), RuntimeError
     for taped in &p.taped_states {
         let entry = p.tape.get(taped.entry).map(|s| &s.shape);
         let state = p.states.get(taped.state).map(|s| &s.shape);
-        let twice = |same: &dyn Fn(&TapedState) -> bool| {
-            p.taped_states.iter().filter(|t| same(t)).count() > 1
-        };
         let problem = if entry.is_none() || state.is_none() {
             Some("no such tape entry or state")
         } else if entry != state {
             Some("the entry must have the state's shape")
         } else if p.in_a_lag(taped.state, taped.entry) {
             Some("a taped state's entry cannot take part in a lag")
-        } else if twice(&|t| t.entry == taped.entry) || twice(&|t| t.state == taped.state) {
+        } else if listed_twice(&p.taped_states, |t| t.entry == taped.entry)
+            || listed_twice(&p.taped_states, |t| t.state == taped.state)
+        {
             Some("an entry holds one state, and a state one entry")
         } else if p.forward_writes(OutKind::Tape, taped.entry) {
             Some("the forward step must not write the entry itself")
         } else if !p.forward_writes(OutKind::State, taped.state) {
             Some("the forward step must write the state's next value")
-        } else if p.state_read_outside_forward(taped.state)
-            || p.state_written_outside_forward(taped.state)
-        {
+        } else if p.state_used_outside_forward(taped.state) {
             // Another program's row labels would overlap the entry's rows.
             Some("only the forward step may read or write the state")
         } else {
@@ -361,14 +352,13 @@ fn check_adjoint_sequence(
 ) -> Result<(), RuntimeError> {
     let sequence = p.sequences.get(kept.sequence).map(|s| s.shape.numel());
     let state = p.states.get(kept.state).map(|s| s.shape.numel());
-    let twice = |same: &dyn Fn(&AdjointSequence) -> bool| {
-        p.adjoint_sequences.iter().filter(|k| same(k)).count() > 1
-    };
     let problem = if sequence.is_none() || state.is_none() {
         Some("no such sequence or state")
     } else if sequence != state {
         Some("the sequence must have as many elements as the state")
-    } else if twice(&|k| k.state == kept.state) || twice(&|k| k.sequence == kept.sequence) {
+    } else if listed_twice(&p.adjoint_sequences, |k| k.state == kept.state)
+        || listed_twice(&p.adjoint_sequences, |k| k.sequence == kept.sequence)
+    {
         Some("a sequence holds one adjoint, and an adjoint one sequence")
     } else if p.backward_writes(OutKind::Sequence, kept.sequence) {
         Some("the backward step must not write the sequence itself")
@@ -391,6 +381,11 @@ fn check_adjoint_sequence(
         }
         None => Ok(()),
     }
+}
+
+/// Whether more than one of `items` is `same`.
+fn listed_twice<T>(items: &[T], same: impl Fn(&T) -> bool) -> bool {
+    items.iter().filter(|item| same(item)).count() > 1
 }
 
 fn zeros(slots: &[Slot], rows: usize) -> Vec<Vec<f32>> {

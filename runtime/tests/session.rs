@@ -3,7 +3,7 @@
 //! loss that `forward` reports, and an optimiser program updates parameters.
 
 use neurojit_compiler::interp::Interpreter;
-use neurojit_compiler::ir::{ArgKind, Graph, Op, OutKind, Shape};
+use neurojit_compiler::ir::{ArgKind, Graph, Op, OutKind, Shape, Value};
 use neurojit_compiler::program::{batch_over_time, compile_training, Slot, StepProgram};
 use neurojit_runtime::{Optimizer, Session, ShardedSession};
 
@@ -462,14 +462,9 @@ fn recurrent_spiking_program() -> StepProgram {
     let s_next = g.spike(v_next, th, 0.5, 4.0).unwrap();
     let reset = g.mul(s_next, th).unwrap();
     let v_reset = g.sub(v_next, reset).unwrap();
-    let out = g.matmul(s_next, q).unwrap();
-    let err = g.sub(out, y).unwrap();
-    let sq = g.mul(err, err).unwrap();
-    let loss = g.mean_all(sq);
     g.output(OutKind::State, 0, "v", v_reset);
     g.output(OutKind::State, 1, "s", s_next);
-    g.output(OutKind::Prediction, 0, "y", out);
-    g.output(OutKind::Loss, 0, "loss", loss);
+    readout_loss(&mut g, s_next, q, y);
     StepProgram {
         step: g,
         param_loss: Graph::new(),
@@ -486,6 +481,17 @@ fn recurrent_spiking_program() -> StepProgram {
         target: Shape::from([B, N]),
         fixed: Vec::new(),
     }
+}
+
+/// A readout `spikes @ q` as the prediction, and its mean squared error
+/// against `target` as the loss.
+fn readout_loss(g: &mut Graph, spikes: Value, q: Value, target: Value) {
+    let out = g.matmul(spikes, q).unwrap();
+    let err = g.sub(out, target).unwrap();
+    let sq = g.mul(err, err).unwrap();
+    let loss = g.mean_all(sq);
+    g.output(OutKind::Prediction, 0, "y", out);
+    g.output(OutKind::Loss, 0, "loss", loss);
 }
 
 /// Whether the forward step copies state `slot` to the tape.
@@ -755,14 +761,9 @@ fn synaptic_program() -> StepProgram {
     let s = g.spike(v_next, th, 0.5, 4.0).unwrap();
     let reset = g.mul(s, th).unwrap();
     let v_reset = g.sub(v_next, reset).unwrap();
-    let out = g.matmul(s, q).unwrap();
-    let err = g.sub(out, y).unwrap();
-    let sq = g.mul(err, err).unwrap();
-    let loss = g.mean_all(sq);
     g.output(OutKind::State, 0, "i", i_next);
     g.output(OutKind::State, 1, "v", v_reset);
-    g.output(OutKind::Prediction, 0, "y", out);
-    g.output(OutKind::Loss, 0, "loss", loss);
+    readout_loss(&mut g, s, q, y);
     StepProgram {
         step: g,
         param_loss: Graph::new(),

@@ -218,7 +218,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             if unused == 1 { "is" } else { "are" },
         );
     }
-    let time_constants = time_constant_paths(exp.network.as_ref());
+    let time_constants = time_constant_slots(exp.network.as_ref(), &trainer);
     let mut warned_time_constants = false;
     let total_steps = (epochs.saturating_sub(first_epoch - 1) * batches as u64)
         .saturating_sub(progress.next_batch as u64);
@@ -432,31 +432,26 @@ fn check_task_size(task: &TutorialTask) -> Result<()> {
     Ok(())
 }
 
-/// The paths of the network's "taus" parameters (in `decays` mode, none).
-fn time_constant_paths(network: &dyn neurojit::nn::Module) -> Vec<neurojit::tree::Path> {
-    network
-        .parameters_of(&[neurojit::nn::family::TAUS])
-        .leaves()
-        .into_iter()
-        .map(|(path, _)| path)
+/// The trainer's slots of the network's "taus" parameters (in `decays`
+/// mode, none).
+fn time_constant_slots(network: &dyn neurojit::nn::Module, trainer: &Trainer) -> Vec<usize> {
+    let taus = network.parameters_of(&[neurojit::nn::family::TAUS]);
+    let paths = &trainer.traced().param_paths;
+    (0..paths.len())
+        .filter(|&slot| taus.get_nested(&paths[slot]).is_ok())
         .collect()
 }
 
 /// The first trained time constant at or below zero (or not finite), as
 /// `path (element i) is x`. Rockpool trains on with one; the recorded
 /// sample's trace refuses it, so the user hears of it when it happens.
-fn non_positive_time_constant(trainer: &Trainer, paths: &[neurojit::tree::Path]) -> Option<String> {
-    if paths.is_empty() {
-        return None;
-    }
-    let params = trainer.param_tree();
-    paths.iter().find_map(|path| {
-        let tensor = params.get_nested(path).ok()?;
-        let (i, tau) = tensor
-            .data()
+fn non_positive_time_constant(trainer: &Trainer, slots: &[usize]) -> Option<String> {
+    slots.iter().find_map(|&slot| {
+        let (i, tau) = trainer.params()[slot]
             .iter()
             .enumerate()
             .find(|(_, tau)| !(tau.is_finite() && **tau > 0.0))?;
+        let path = &trainer.traced().param_paths[slot];
         Some(format!("`{path}` (element {i}) is {tau}"))
     })
 }

@@ -185,16 +185,11 @@ impl TrainingPrograms {
         .filter(move |g| !std::ptr::eq(*g, program))
     }
 
-    /// Whether a program other than the forward step reads state `state`.
-    pub fn state_read_outside_forward(&self, state: usize) -> bool {
+    /// Whether a program other than the forward step reads or writes
+    /// state `state`.
+    pub fn state_used_outside_forward(&self, state: usize) -> bool {
         self.programs_other_than(&self.forward)
-            .any(|g| reads(g, ArgKind::State, state))
-    }
-
-    /// Whether a program other than the forward step writes state `state`.
-    pub fn state_written_outside_forward(&self, state: usize) -> bool {
-        self.programs_other_than(&self.forward)
-            .any(|g| writes(g, OutKind::State, state))
+            .any(|g| reads(g, ArgKind::State, state) || writes(g, OutKind::State, state))
     }
 
     /// How state `state`'s adjoint is kept in a sequence, if it is.

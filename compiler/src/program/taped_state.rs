@@ -24,7 +24,7 @@ pub(crate) fn keep_states_in_tape(programs: &mut TrainingPrograms) {
         let state = arg.slot;
         let qualifies = arg.kind == ArgKind::State
             && programs.forward_writes(OutKind::State, state)
-            && !programs.state_read_outside_forward(state)
+            && !programs.state_used_outside_forward(state)
             && !programs.in_a_lag(state, copy.slot)
             && !taped.iter().any(|t| t.state == state);
         if qualifies {
