@@ -33,7 +33,9 @@
 //!   broadcast and a constant. Each element is computed from the same
 //!   operands as before, once per distinct element instead of once per
 //!   copy (so a per-neuron window `threshold - 0.5` stays per-neuron
-//!   instead of batch-sized).
+//!   instead of batch-sized). When other nodes still read the original
+//!   broadcast, the graph gains a broadcast node (a strided read in the
+//!   JIT's loops), never an operation that computes elements.
 //!
 //! Deliberately not applied, because they are inexact: `x * 0` → `0`
 //! (`inf * 0` and `NaN * 0` are NaN), `x - x` → `0`, matmul with a zero
